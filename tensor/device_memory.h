@@ -1,0 +1,45 @@
+// Device memory: the 64-byte aligned host allocator and the CUDA caching allocator.
+//
+// The CUDA functions are implemented in device_memory_cuda.cu when lowbit is built with
+// CUDA, and in device_memory_nocuda.cpp otherwise (cuda_device_count() is then 0 and
+// every other CUDA call raises lowbit::Error saying the build has no CUDA backend).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace lowbit {
+
+constexpr size_t kCpuAlignment = 64;  // one cache line; also an AVX-512 vector
+
+void* cpu_alloc(size_t nbytes);  // 64-byte aligned; never returns null (throws)
+void cpu_free(void* p);
+
+// ---- CUDA ----
+bool built_with_cuda();
+int cuda_device_count();  // 0 when built without CUDA or when no GPU is visible
+
+// Caching allocator: freed blocks go back to a per-device pool and are reused by later
+// allocations of a similar size, so ops never call cudaMalloc/cudaFree in steady state.
+void* cuda_alloc(size_t nbytes, int device);
+void cuda_free(void* p, int device);
+void cuda_empty_cache();  // returns every cached, unused block to the driver
+
+struct CudaMemoryStats {
+  uint64_t allocated_bytes = 0;       // handed out to tensors right now
+  uint64_t reserved_bytes = 0;        // held from the driver (allocated + cached)
+  uint64_t peak_allocated_bytes = 0;
+  uint64_t num_allocs = 0;            // cuda_alloc calls
+  uint64_t num_cache_hits = 0;        // served from the pool, no cudaMalloc
+  uint64_t num_device_mallocs = 0;    // cudaMalloc calls
+  uint64_t num_device_frees = 0;      // cudaFree calls (empty_cache or out-of-memory retry)
+};
+CudaMemoryStats cuda_memory_stats(int device);
+std::string cuda_memory_summary(int device);  // printable table of the stats above
+
+enum class CopyKind { host_to_device, device_to_host, device_to_device };
+void cuda_memcpy(void* dst, const void* src, size_t nbytes, CopyKind kind);
+void cuda_synchronize();
+
+}  // namespace lowbit

@@ -1,0 +1,86 @@
+// binary: elementwise ops of two tensors with NumPy broadcasting.
+//   arithmetic  out[i] = a[i] op b[i]            add sub mul div minimum maximum
+//   comparison  out[i] = (a[i] op b[i]) ? 1 : 0   eq ne lt le gt ge  (out is b8)
+// a and b have the same dtype (the op layer checks it). Integer add/sub/mul wrap
+// around (two's complement) instead of overflowing; div is for floats only.
+// minimum/maximum propagate NaN (as PyTorch's torch.minimum/maximum do).
+#pragma once
+
+#include <cstdint>
+#include <type_traits>
+
+#include "tensor/dtype.h"
+#include "tensor/kernels/backend.h"
+#include "tensor/kernels/elementwise.h"
+#include "tensor/kernels/hostdevice.h"
+
+namespace lowbit {
+
+enum class BinaryOp : uint8_t { add, sub, mul, div, minimum, maximum, eq, ne, lt, le, gt, ge };
+
+constexpr bool is_comparison(BinaryOp op) { return op >= BinaryOp::eq; }
+const char* binary_op_name(BinaryOp op);
+
+struct BinaryParams {
+  BinaryOp op = BinaryOp::add;
+  DType dtype = DType::f32;  // of a and b; out has this dtype, or b8 for comparisons
+  ElementwiseLayout layout;  // operand 0 = out, 1 = a, 2 = b
+};
+
+// The formula, shared by every backend (the CPU SIMD paths repeat it lane-wise).
+template <typename T>
+LOWBIT_HD T binary_arith(BinaryOp op, T a, T b) {
+  if constexpr (std::is_integral_v<T>) {
+    using U = std::make_unsigned_t<T>;  // wrap-around without signed-overflow UB
+    switch (op) {
+      case BinaryOp::add: return T(U(a) + U(b));
+      case BinaryOp::sub: return T(U(a) - U(b));
+      case BinaryOp::mul: return T(U(a) * U(b));
+      case BinaryOp::minimum: return a < b ? a : b;
+      case BinaryOp::maximum: return a > b ? a : b;
+      default: return T(0);  // div and comparisons never reach here (op layer)
+    }
+  } else {
+    switch (op) {
+      case BinaryOp::add: return a + b;
+      case BinaryOp::sub: return a - b;
+      case BinaryOp::mul: return a * b;
+      case BinaryOp::div: return a / b;
+      case BinaryOp::minimum: return a != a ? a : b != b ? b : a < b ? a : b;
+      case BinaryOp::maximum: return a != a ? a : b != b ? b : a > b ? a : b;
+      default: return T(0);
+    }
+  }
+}
+
+template <typename T>
+LOWBIT_HD uint8_t binary_compare(BinaryOp op, T a, T b) {
+  switch (op) {
+    case BinaryOp::eq: return a == b;
+    case BinaryOp::ne: return a != b;
+    case BinaryOp::lt: return a < b;
+    case BinaryOp::le: return a <= b;
+    case BinaryOp::gt: return a > b;
+    case BinaryOp::ge: return a >= b;
+    default: return 0;
+  }
+}
+
+namespace ref { void binary(const BinaryParams& p, void* out, const void* a, const void* b); }
+namespace cpu { void binary(const BinaryParams& p, void* out, const void* a, const void* b); }
+namespace cuda { void binary(const BinaryParams& p, void* out, const void* a, const void* b); }
+
+inline void binary(Device device, const BinaryParams& p, void* out, const void* a, const void* b) {
+  switch (backend_for(device)) {
+    case Backend::ref: return ref::binary(p, out, a, b);
+    case Backend::cpu: return cpu::binary(p, out, a, b);
+    case Backend::cuda:
+#if LOWBIT_WITH_CUDA
+      return cuda::binary(p, out, a, b);
+#else
+      throw_no_cuda("binary");
+#endif
+  }
+}
+
+}  // namespace lowbit
