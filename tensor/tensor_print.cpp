@@ -78,7 +78,7 @@ struct Printer {
 std::string Tensor::str() const {
   if (!defined()) return "tensor(undefined)";
   const Tensor host = to(Device::cpu()).to(DType::f64).contiguous();
-  Printer p{host.data<double>(), sizes(), contiguous_strides(sizes()), dtype(), numel() > kElideAbove};
+  Printer p{host.data<double>(), sizes(), contiguous_strides(sizes()), dtype(), numel() > kElideAbove, 1, {}};
   std::string body;
   if (numel() == 0) {
     body = "[]";

@@ -114,6 +114,8 @@ void binary(const BinaryParams& p, void* out, const void* a, const void* b) {
     for_each_row_chunk(L, [&](const int64_t* off, int64_t n) {
       if constexpr (kFloat) {
         if (simd) return simd_row(p.op, static_cast<T*>(out) + off[0], x + off[1], sa, y + off[2], sb, n, stream);
+      } else {
+        (void)stream;
       }
       if (is_comparison(p.op)) {
         uint8_t* o = static_cast<uint8_t*>(out) + off[0];

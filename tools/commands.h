@@ -1,0 +1,11 @@
+// The subcommands of the `lowbit` tool, each in its own file.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace lowbit::tools {
+
+// Registers `lowbit demo` on the app.
+void add_demo_command(CLI::App& app);
+
+}  // namespace lowbit::tools
