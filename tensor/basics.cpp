@@ -50,9 +50,8 @@ Device parse_device(const std::string& text) {
   if (text == "cuda") return Device::cuda(0);
   if (text.rfind("cuda:", 0) == 0) {
     const std::string n = text.substr(5);
-    char* end = nullptr;
-    const long index = std::strtol(n.c_str(), &end, 10);
-    if (!n.empty() && *end == '\0' && index >= 0) return Device::cuda(static_cast<int>(index));
+    const bool digits = !n.empty() && n.size() <= 4 && n.find_first_not_of("0123456789") == std::string::npos;
+    if (digits) return Device::cuda(std::stoi(n));
   }
   throw_error(str_cat("unknown device '", text, "' (expected cpu, cuda or cuda:N)"));
 }

@@ -10,6 +10,7 @@
 //     huge block; only when none fits does it call cudaMalloc;
 //   - if cudaMalloc runs out of memory, the device's pooled blocks are cudaFree'd and
 //     the cudaMalloc is tried once more before raising lowbit::Error.
+// The byte counts of CudaMemoryStats are in whole (rounded) blocks.
 //
 // Why reuse is safe without events: every kernel and copy of lowbit runs on the legacy
 // default stream, so work is executed in the order it was issued. A block freed by the
@@ -18,8 +19,10 @@
 // lowbit is ever compiled with --default-stream per-thread or uses other streams.)
 //
 // Device selection: cuda_alloc() makes `device` current (cudaSetDevice), and the kernels
-// of an op run on the current device. Every op allocates its output before launching, so
-// its kernels run where its output lives. Ops assume all their tensors are on one device.
+// of an op run on the current device. An op allocates its output before launching, so
+// its kernels run where its output lives; ops assume all their tensors are on one device.
+// In-place ops (copy_, fill_, add_) allocate nothing and run on the device made current
+// last: always right with one GPU, a known limitation with several.
 #include <cuda_runtime.h>
 
 #include <cstdio>
@@ -159,15 +162,22 @@ class CachingAllocator {
   }
 
   // cudaFree synchronizes the device, so blocks still used by queued kernels are safe.
+  // The current device is restored afterwards: kernels of the next op run there.
   static void release_cached(DevicePool& pool, int device) {
     if (pool.cached.empty()) return;
+    int current = 0;
+    check_cuda(cudaGetDevice(&current), "cuda_empty_cache: cudaGetDevice");
     check_cuda(cudaSetDevice(device), "cuda_empty_cache: cudaSetDevice");
-    for (auto& [size, p] : pool.cached) {
-      check_cuda(cudaFree(p), "cuda_empty_cache: cudaFree");
+    while (!pool.cached.empty()) {
+      const auto it = pool.cached.begin();
+      const size_t size = it->first;
+      const cudaError_t err = cudaFree(it->second);
+      pool.cached.erase(it);  // gone from the pool even if cudaFree failed: never hand it out again
+      check_cuda(err, "cuda_empty_cache: cudaFree");
       ++pool.stats.num_device_frees;
       pool.stats.reserved_bytes -= size;
     }
-    pool.cached.clear();
+    check_cuda(cudaSetDevice(current), "cuda_empty_cache: cudaSetDevice");
   }
 
   // Called from Storage's destructor, which must not throw: report and leak the block.
@@ -221,14 +231,15 @@ std::string cuda_memory_summary(int device) {
 
 void cuda_memcpy(void* dst, const void* src, size_t nbytes, CopyKind kind) {
   if (nbytes == 0) return;
-  cudaMemcpyKind k = cudaMemcpyDeviceToDevice;
+  cudaMemcpyKind k = cudaMemcpyDefault;
   switch (kind) {
     case CopyKind::host_to_device: k = cudaMemcpyHostToDevice; break;
     case CopyKind::device_to_host: k = cudaMemcpyDeviceToHost; break;
-    case CopyKind::device_to_device: k = cudaMemcpyDeviceToDevice; break;
+    case CopyKind::device_to_device: k = cudaMemcpyDefault; break;  // from the pointers: also between GPUs
   }
   // On the legacy default stream: ordered after every kernel issued before it, and the
-  // host-side buffer may be reused as soon as it returns.
+  // host-side buffer may be reused as soon as it returns (a device-to-device copy may
+  // still be running then, but everything that could read or reuse it is issued later).
   check_cuda(cudaMemcpy(dst, src, nbytes, k), "cuda_memcpy: cudaMemcpy");
 }
 

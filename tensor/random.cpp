@@ -1,5 +1,9 @@
 // Random tensors: argument checks, the generator bookkeeping and the call into
 // tensor/kernels/random.h; randperm is a host-side Fisher-Yates shuffle on the same stream.
+//
+// The checks reject what the kernel formulas cannot honour rather than clamping it: an
+// empty or infinite range, a negative std, a probability outside [0, 1], integer bounds
+// that the output dtype (or the double-valued RandomParams) cannot hold exactly.
 #include "tensor/random.h"
 
 #include <cfloat>
@@ -22,8 +26,9 @@ void manual_seed(uint64_t seed) { default_generator() = Generator{seed, 0}; }
 namespace {
 
 // The largest integer magnitude randint accepts: RandomParams carries its bounds as
-// doubles, which hold every integer up to 2^53 exactly.
-constexpr double kMaxExactInteger = 9007199254740992.0;  // 2^53
+// doubles, which hold every integer up to 2^53 exactly (f32 outputs: 2^24).
+constexpr int64_t kMaxExactInteger = int64_t{1} << 53;
+constexpr int64_t kMaxF32Integer = int64_t{1} << 24;
 
 void check_sizes(const char* op, const Shape& sizes) {
   for (int64_t s : sizes) LOWBIT_CHECK(s >= 0, op, ": negative size in ", shape_str(sizes));
@@ -44,6 +49,7 @@ Tensor draw(RandomParams p, const Shape& sizes, Device device, Generator* gen) {
 
 }  // namespace
 
+// [lo, hi) must be finite in the dtype: (hi - lo) * u must not overflow, nor the result.
 Tensor uniform(const Shape& sizes, double lo, double hi, DType dtype, Device device, Generator* gen) {
   check_sizes("uniform", sizes);
   LOWBIT_CHECK(is_floating(dtype), "uniform: dtype must be f32 or f64, got ", dtype_name(dtype),
@@ -73,16 +79,16 @@ Tensor normal(const Shape& sizes, double mean, double std, DType dtype, Device d
   return draw(p, sizes, device, gen);
 }
 
+// [lo, hi) must fit the dtype, so the kernel's conversion never wraps or rounds.
 Tensor randint(const Shape& sizes, int64_t lo, int64_t hi, DType dtype, Device device, Generator* gen) {
   check_sizes("randint", sizes);
   LOWBIT_CHECK(dtype != DType::b8, "randint: dtype bool is not supported (use bernoulli for random bools)");
   LOWBIT_CHECK(lo < hi, "randint: expected lo < hi, got lo=", lo, " hi=", hi);
-  const double dlo = static_cast<double>(lo), dhi = static_cast<double>(hi);
-  LOWBIT_CHECK(std::fabs(dlo) <= kMaxExactInteger && std::fabs(dhi) <= kMaxExactInteger, "randint: bounds lo=", lo,
-               " hi=", hi, " exceed 2^53 in magnitude");
+  LOWBIT_CHECK(lo >= -kMaxExactInteger && hi <= kMaxExactInteger, "randint: bounds lo=", lo, " hi=", hi,
+               " exceed 2^53 in magnitude");
   if (dtype == DType::f32) {
     // Every integer in [lo, hi) must be exact in f32, or results could round up to hi.
-    LOWBIT_CHECK(std::fabs(dlo) <= 16777216.0 && std::fabs(dhi) <= 16777216.0, "randint: bounds lo=", lo, " hi=", hi,
+    LOWBIT_CHECK(lo >= -kMaxF32Integer && hi <= kMaxF32Integer, "randint: bounds lo=", lo, " hi=", hi,
                  " exceed 2^24, where f32 stops holding every integer; use f64 or an integer dtype");
   } else if (dtype != DType::f64) {
     int64_t min = 0, max = 0;
@@ -98,11 +104,12 @@ Tensor randint(const Shape& sizes, int64_t lo, int64_t hi, DType dtype, Device d
   RandomParams p;
   p.dist = RandomDist::randint;
   p.dtype = dtype;
-  p.a = dlo;
-  p.b = dhi;
+  p.a = static_cast<double>(lo);
+  p.b = static_cast<double>(hi);
   return draw(p, sizes, device, gen);
 }
 
+// Any dtype: the kernel writes T(1) or T(0) (0/1 bytes for bool). NaN fails the check.
 Tensor bernoulli(const Shape& sizes, double prob, DType dtype, Device device, Generator* gen) {
   check_sizes("bernoulli", sizes);
   LOWBIT_CHECK(prob >= 0 && prob <= 1, "bernoulli: probability must be in [0, 1], got ", prob);

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <utility>
 
 #include "tensor/device_memory.h"
 #include "tensor/kernels/copy.h"
@@ -15,8 +16,15 @@ TensorImpl& Tensor::impl() const {
   return *impl_;
 }
 
-int64_t Tensor::size(int64_t d) const { return sizes()[wrap_dim(d, dim(), "Tensor::size")]; }
-int64_t Tensor::stride(int64_t d) const { return strides()[wrap_dim(d, dim(), "Tensor::stride")]; }
+// wrap_dim() accepts dim 0 / -1 for a 0-d tensor (so squeeze(0), unsqueeze(0) and
+// flatten work on scalars); ops that index an existing dim must reject 0-d tensors.
+static int64_t wrap_existing_dim(const Tensor& t, int64_t d, const char* op) {
+  LOWBIT_CHECK(t.dim() > 0, op, ": dim ", d, " does not exist in a 0-d tensor (", describe(t), ")");
+  return wrap_dim(d, t.dim(), op);
+}
+
+int64_t Tensor::size(int64_t d) const { return sizes()[wrap_existing_dim(*this, d, "Tensor::size")]; }
+int64_t Tensor::stride(int64_t d) const { return strides()[wrap_existing_dim(*this, d, "Tensor::stride")]; }
 int64_t Tensor::numel() const { return shape_numel(sizes()); }
 Device Tensor::device() const { return impl().storage->device(); }
 
@@ -151,6 +159,7 @@ Tensor Tensor::permute(const Shape& dims) const {
 
 Tensor Tensor::transpose(int64_t dim0, int64_t dim1) const {
   const int64_t a = wrap_dim(dim0, dim(), "transpose"), b = wrap_dim(dim1, dim(), "transpose");
+  if (dim() == 0) return *this;  // transpose(0, -1) of a scalar is the scalar (as in PyTorch)
   Shape s = sizes(), st = strides();
   std::swap(s[a], s[b]);
   std::swap(st[a], st[b]);
@@ -163,7 +172,7 @@ Tensor Tensor::t() const {
 }
 
 Tensor Tensor::narrow(int64_t d, int64_t start, int64_t length) const {
-  const int64_t w = wrap_dim(d, dim(), "narrow");
+  const int64_t w = wrap_existing_dim(*this, d, "narrow");
   const int64_t n = sizes()[w];
   if (start < 0) start += n;
   LOWBIT_CHECK(start >= 0 && length >= 0 && start + length <= n, "narrow: range [", start, ", ", start + length,
@@ -174,7 +183,7 @@ Tensor Tensor::narrow(int64_t d, int64_t start, int64_t length) const {
 }
 
 Tensor Tensor::slice(int64_t d, int64_t start, int64_t end, int64_t step) const {
-  const int64_t w = wrap_dim(d, dim(), "slice");
+  const int64_t w = wrap_existing_dim(*this, d, "slice");
   LOWBIT_CHECK(step > 0, "slice: step must be positive, got ", step);
   const int64_t n = sizes()[w];
   // Python slicing: negative indices count from the end, out-of-range bounds clamp.
@@ -189,7 +198,7 @@ Tensor Tensor::slice(int64_t d, int64_t start, int64_t end, int64_t step) const 
 }
 
 Tensor Tensor::select(int64_t d, int64_t index) const {
-  const int64_t w = wrap_dim(d, dim(), "select");
+  const int64_t w = wrap_existing_dim(*this, d, "select");
   const int64_t n = sizes()[w];
   LOWBIT_CHECK(index >= -n && index < n, "select: index ", index, " is out of range for dim ", d, " of size ", n,
                " (", describe(*this), ")");
@@ -234,7 +243,7 @@ Tensor Tensor::squeeze() const {
 
 Tensor Tensor::squeeze(int64_t d) const {
   const int64_t w = wrap_dim(d, dim(), "squeeze");
-  if (sizes()[w] != 1) return *this;
+  if (dim() == 0 || sizes()[w] != 1) return *this;
   Shape s = sizes(), st = strides();
   s.erase(s.begin() + w);
   st.erase(st.begin() + w);
@@ -252,11 +261,33 @@ Tensor Tensor::unsqueeze(int64_t d) const {
 
 // ---- copies -----------------------------------------------------------------------
 
+// [first, last] element offsets a view can touch (assumes non-negative strides).
+static std::pair<int64_t, int64_t> element_span(const Tensor& t) {
+  int64_t last = t.offset();
+  for (int64_t d = 0; d < t.dim(); ++d) last += (t.sizes()[d] - 1) * t.strides()[d];
+  return {t.offset(), last};
+}
+
+void check_inplace(const char* op, const Tensor& target, const Tensor& source) {
+  if (target.numel() == 0) return;
+  for (int64_t d = 0; d < target.dim(); ++d)
+    LOWBIT_CHECK(target.strides()[d] != 0 || target.sizes()[d] == 1, op, ": the target ", describe(target),
+                 " is a broadcast view (stride 0 in dim ", d, "); several elements share one memory location");
+  if (source.storage() != target.storage() || source.numel() == 0) return;
+  if (source.offset() == target.offset() && source.strides() == target.strides() && source.sizes() == target.sizes())
+    return;  // the same view: each element reads itself before writing itself
+  const auto [t0, t1] = element_span(target);
+  const auto [s0, s1] = element_span(source);
+  LOWBIT_CHECK(t1 < s0 || s1 < t0, op, ": the source ", describe(source), " overlaps the memory of the target ",
+               describe(target), " in a different layout; clone() the source first");
+}
+
 void Tensor::copy_(const Tensor& src_in) {
   LOWBIT_CHECK(src_in.defined(), "copy_: source is undefined");
   Tensor src = src_in;
   if (src.device() != device()) src = src.to(device());
   src = src.expand(sizes());
+  check_inplace("copy_", *this, src);
   CopyParams p;
   p.dst_dtype = dtype();
   p.src_dtype = src.dtype();
@@ -335,6 +366,8 @@ Tensor scalar_tensor(double value, DType dtype, Device device) { return full({},
 
 Tensor arange(double start, double end, double step, DType dtype, Device device) {
   LOWBIT_CHECK(step != 0, "arange: step must be nonzero");
+  LOWBIT_CHECK(std::isfinite(start) && std::isfinite(end) && std::isfinite(step), "arange: start ", start, ", end ",
+               end, " and step ", step, " must be finite");
   const double span = (end - start) / step;
   const int64_t n = span > 0 ? static_cast<int64_t>(std::ceil(span)) : 0;
   Tensor host = empty({n}, DType::f64);
@@ -349,6 +382,10 @@ Tensor from_host(const void* data, const Shape& sizes, DType dtype, Device devic
   Tensor host = empty(sizes, dtype);
   const size_t nbytes = static_cast<size_t>(host.numel()) * dtype_size(dtype);
   if (nbytes) std::memcpy(host.data_ptr(), data, nbytes);
+  if (dtype == DType::b8) {  // a bool byte is 0 or 1, whatever the caller's bytes were
+    auto* p = static_cast<uint8_t*>(host.data_ptr());
+    for (int64_t i = 0; i < host.numel(); ++i) p[i] = p[i] != 0;
+  }
   return host.to(device);
 }
 

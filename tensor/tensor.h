@@ -99,6 +99,11 @@ class Tensor {
 };
 
 std::ostream& operator<<(std::ostream& os, const Tensor& t);
+
+// Checks that writing `target` elementwise from `source` (already broadcast to target's
+// shape) is well defined: target has no broadcast (stride-0) dims, and source either
+// does not share memory with target or is exactly the same view of it. Throws naming op.
+void check_inplace(const char* op, const Tensor& target, const Tensor& source);
 std::string describe(const Tensor& t);  // "[8,3,32,32] f32 cpu" for error messages
 
 // ---- factories ----

@@ -4,6 +4,8 @@
 // a and b have the same dtype (the op layer checks it). Integer add/sub/mul wrap
 // around (two's complement) instead of overflowing; div is for floats only.
 // minimum/maximum propagate NaN (as PyTorch's torch.minimum/maximum do).
+// Every backend computes one IEEE operation per element, so results are bit-identical
+// across backends, up to which NaN payload NaN op NaN returns.
 #pragma once
 
 #include <cstdint>

@@ -4,7 +4,9 @@
 // comparisons, strided rows) is a scalar loop over the shared formula in binary.h.
 //
 // The SIMD lanes compute the same IEEE operation as the reference (one add, sub, mul or
-// div per element, no FMA, no reassociation), so results are bit-identical to ref::.
+// div per element, no FMA, no reassociation), so results are bit-identical to ref::,
+// up to which NaN comes out of NaN op NaN (the compiler may swap commutative operands,
+// and IEEE leaves the payload of the result to the hardware).
 
 // clang-format off
 #undef HWY_TARGET_INCLUDE

@@ -1,18 +1,28 @@
-// matmul on the CPU: one OpenBLAS sgemm/dgemm call per batch entry (row-major, with the
-// trans flags of MatmulParams, alpha = 1, beta = 0).
+// matmul on the CPU: OpenBLAS sgemm/dgemm (row-major, the trans flags of MatmulParams,
+// alpha = 1, beta = 0), always called single-threaded, with our own OpenMP threads
+// running independent calls side by side.
 //
-// Threads. We link the OpenMP build of OpenBLAS, which shares our OpenMP pool: outside a
-// parallel region a GEMM uses num_threads() threads (OpenBLAS splits m and n, never k);
-// inside one it runs single-threaded. A batch of small GEMMs is therefore run with the
-// batch entries spread over our threads (OpenBLAS would not thread them anyway: it keeps
-// m*n*k <= 4 * 65536 on one thread), and a batch of large GEMMs one after another, each
-// threaded by OpenBLAS.
+// Why not let OpenBLAS thread? Its result depends on its thread count: measured with
+// OpenBLAS 0.3.21 on 512^3 and the ResNet-18 GEMMs of PERF.md, 5-20% of the elements of a
+// 2-thread sgemm differ in the last bits from the 1-thread result, and so do the elements
+// of a 1-thread call on a slice of C compared with the same elements of a call on all of C.
+// DESIGN.md (contract 2) wants the same bits for every thread count, so the work is cut
+// by a rule that depends on the shape only, never on num_threads():
+//   work item = (batch entry, slice), where a GEMM with m*n*k >= kTwoSlicesMnk is cut into
+//   2 (or, from kFourSlicesMnk, 4) slices of its larger output dim, at multiples of 16;
+// and every item is one single-threaded OpenBLAS call. Which thread runs an item changes
+// nothing, so the output is bit-identical on 1, 2 or any number of threads.
 //
-// Determinism. Both paths produce, for each output element, the same k-blocked
-// accumulation (OpenBLAS's k blocking does not depend on the thread count), so results
-// do not depend on num_threads(); tests/matmul_test.cpp checks this bit for bit.
+// Speed (2 cores, the shapes of bench/matmul_bench.cpp): two slices of the larger output
+// dim, or four from ~800^3, run as fast as OpenBLAS's own 2-thread sgemm, and faster on
+// skinny shapes it threads badly (512x49x4608). Slicing the smaller dim, or cutting 8
+// slices, lost 15-27%: every slice packs its whole share of the other operand again.
+// A batch of small GEMMs runs one whole GEMM per item.
+#include <omp.h>
+
 #include <cblas.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstdint>
 #include <type_traits>
@@ -23,38 +33,73 @@
 
 namespace lowbit::cpu {
 
-// Below this m*n*k a batch is spread over threads, one whole GEMM per thread at a time.
-// 2^22 is about 160^3: from there on OpenBLAS's own threading is close to linear.
-constexpr double kBatchParallelMnk = 4194304.0;
+constexpr double kTwoSlicesMnk = 1 << 20;   // ~100^3: from here two threads pay off
+constexpr double kFourSlicesMnk = 1 << 29;  // ~800^3: four slices still cost nothing
+constexpr int64_t kSliceAlign = 16;         // slice boundaries: whole register tiles
 
-// C = op(A) @ op(B) for one batch entry; every size is at least 1 here.
+// How one GEMM is cut: `count` slices of the rows of C (m) or of its columns (n).
+struct Slicing {
+  bool rows = true;
+  int64_t count = 1;
+};
+
+static Slicing slicing(const MatmulParams& p) {
+  const double mnk = static_cast<double>(p.m) * static_cast<double>(p.n) * static_cast<double>(p.k);
+  Slicing s;
+  s.rows = p.m >= p.n;
+  s.count = mnk >= kFourSlicesMnk ? 4 : mnk >= kTwoSlicesMnk ? 2 : 1;
+  s.count = std::min(s.count, std::max<int64_t>(1, (s.rows ? p.m : p.n) / kSliceAlign));  // no empty slices
+  return s;
+}
+
+// [begin, end) of slice `i` of `extent`; inner boundaries at multiples of kSliceAlign.
+static void slice_bounds(int64_t extent, int64_t count, int64_t i, int64_t& begin, int64_t& end) {
+  begin = extent * i / count / kSliceAlign * kSliceAlign;
+  end = i + 1 == count ? extent : extent * (i + 1) / count / kSliceAlign * kSliceAlign;
+}
+
+// C = op(A) @ op(B), m x n x k, every size at least 1. Runs on the calling thread only.
 template <typename T>
-static void gemm(const MatmulParams& p, const T* a, const T* b, T* c) {
+static void gemm(const MatmulParams& p, int64_t m, int64_t n, const T* a, const T* b, T* c) {
   const CBLAS_TRANSPOSE ta = p.trans_a ? CblasTrans : CblasNoTrans;
   const CBLAS_TRANSPOSE tb = p.trans_b ? CblasTrans : CblasNoTrans;
-  const auto m = static_cast<blasint>(p.m), n = static_cast<blasint>(p.n), k = static_cast<blasint>(p.k);
+  const auto bm = static_cast<blasint>(m), bn = static_cast<blasint>(n), bk = static_cast<blasint>(p.k);
   const auto lda = static_cast<blasint>(p.lda), ldb = static_cast<blasint>(p.ldb), ldc = static_cast<blasint>(p.ldc);
   if constexpr (std::is_same_v<T, float>) {
-    cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
+    cblas_sgemm(CblasRowMajor, ta, tb, bm, bn, bk, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
   } else {
-    cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, 1.0, a, lda, b, ldb, 0.0, c, ldc);
+    cblas_dgemm(CblasRowMajor, ta, tb, bm, bn, bk, 1.0, a, lda, b, ldb, 0.0, c, ldc);
   }
 }
 
 template <typename T>
 static void matmul_typed(const MatmulParams& p, const T* a, const T* b, T* c) {
   if (p.batch == 0 || p.m == 0 || p.n == 0) return;
-  if (p.k == 0) {  // an empty sum: C = 0 (BLAS would also read lda/ldb, which may be 0 here)
+  if (p.k == 0) {  // an empty sum: C = 0 (BLAS would also check lda/ldb, which may be 0 here)
     for (int64_t batch = 0; batch < p.batch; ++batch)
       for (int64_t i = 0; i < p.m; ++i)
         for (int64_t j = 0; j < p.n; ++j) c[batch * p.batch_stride_c + i * p.ldc + j] = T(0);
     return;
   }
-  const double mnk = static_cast<double>(p.m) * static_cast<double>(p.n) * static_cast<double>(p.k);
-  const bool spread = p.batch > 1 && mnk <= kBatchParallelMnk;
-#pragma omp parallel for schedule(static) if (spread)
-  for (int64_t batch = 0; batch < p.batch; ++batch)
-    gemm(p, a + batch * p.batch_stride_a, b + batch * p.batch_stride_b, c + batch * p.batch_stride_c);
+  const Slicing s = slicing(p);
+  const int64_t items = p.batch * s.count;
+#pragma omp parallel for schedule(dynamic, 1) if (items > 1)
+  for (int64_t item = 0; item < items; ++item) {
+    // OpenBLAS (OpenMP build) runs single-threaded inside an active parallel region and,
+    // in a team of one, when this task's thread count is 1: this only affects this region.
+    omp_set_num_threads(1);
+    const int64_t batch = item / s.count;
+    const T* A = a + batch * p.batch_stride_a;  // m x k (k x m stored when trans_a)
+    const T* B = b + batch * p.batch_stride_b;  // k x n (n x k stored when trans_b)
+    T* C = c + batch * p.batch_stride_c;        // m x n
+    int64_t begin, end;
+    slice_bounds(s.rows ? p.m : p.n, s.count, item % s.count, begin, end);
+    if (s.rows) {  // rows [begin, end) of op(A) and of C
+      gemm(p, end - begin, p.n, A + (p.trans_a ? begin : begin * p.lda), B, C + begin * p.ldc);
+    } else {       // columns [begin, end) of op(B) and of C
+      gemm(p, p.m, end - begin, A, B + (p.trans_b ? begin * p.ldb : begin), C + begin);
+    }
+  }
 }
 
 void matmul(const MatmulParams& p, const void* a, const void* b, void* c) {

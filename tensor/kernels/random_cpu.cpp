@@ -23,6 +23,8 @@ constexpr double kTwoPi = 6.283185307179586;   // 2 * M_PI, exact
 constexpr double k2PowM24 = 0x1p-24, k2PowM32 = 0x1p-32, k2PowM53 = 0x1p-53;
 
 // out[i] = element(r_i) for i in [0, numel), r_i = philox_bits64(seed, offset, i).
+// Blocks are whole pairs, so no two threads ever compute or write the same Philox block;
+// the last pair of an odd count writes only its first element.
 template <typename T, typename Element>
 static void fill_pairs(const RandomParams& p, T* out, Element element) {
   const int64_t npairs = (p.numel + 1) / 2;
@@ -51,6 +53,7 @@ static void random_typed(const RandomParams& p, T* out) {
         T below_b = static_cast<T>(b);
         if (static_cast<double>(below_b) >= b) below_b = std::nextafter(below_b, -std::numeric_limits<T>::infinity());
         fill_pairs(p, out, [=](uint64_t r) {
+          // 24 random bits for f32, 53 for f64, scaled into [0, 1) exactly.
           const double u = std::is_same_v<T, float> ? static_cast<double>(static_cast<uint32_t>(r) >> 8) * k2PowM24
                                                     : static_cast<double>(r >> 11) * k2PowM53;
           const T v = static_cast<T>(a + (b - a) * u);
@@ -61,13 +64,14 @@ static void random_typed(const RandomParams& p, T* out) {
     case RandomDist::normal:  // Box-Muller, cosine branch, in double
       if constexpr (std::is_floating_point_v<T>) {
         fill_pairs(p, out, [=](uint64_t r) {
+          // u1 from the low word, in (0, 1] so the log is finite; u2 from the high word.
           const double u1 = (static_cast<double>(static_cast<uint32_t>(r)) + 1.0) * k2PowM32;
           const double u2 = static_cast<double>(static_cast<uint32_t>(r >> 32)) * k2PowM32;
           return static_cast<T>(a + b * std::sqrt(-2.0 * std::log(u1)) * std::cos(kTwoPi * u2));
         });
       }
       return;
-    case RandomDist::randint: {  // lo + high half of r * (hi - lo)
+    case RandomDist::randint: {  // lo + high half of r * (hi - lo); bounds exact (|a|, |b| <= 2^53)
       const int64_t lo = static_cast<int64_t>(a);
       const uint64_t range = static_cast<uint64_t>(static_cast<int64_t>(b) - lo);
       fill_pairs(p, out, [=](uint64_t r) {
@@ -76,7 +80,7 @@ static void random_typed(const RandomParams& p, T* out) {
       });
       return;
     }
-    case RandomDist::bernoulli:
+    case RandomDist::bernoulli:  // the low 32 bits against p
       fill_pairs(p, out, [=](uint64_t r) {
         return static_cast<double>(static_cast<uint32_t>(r)) * k2PowM32 < a ? T(1) : T(0);
       });

@@ -1,4 +1,5 @@
 // unary reference: one element at a time, the formula unary_apply() in unary.h.
+#include "tensor/kernels/copy.h"
 #include "tensor/kernels/dtype_switch.h"
 #include "tensor/kernels/unary.h"
 
@@ -16,7 +17,7 @@ void unary(const UnaryParams& p, void* out, const void* x) {
   const ElementwiseLayout& L = p.layout;
   switch_dtype(p.dtype, [&](auto zero) {
     using T = decltype(zero);
-    const T alpha = static_cast<T>(p.alpha), beta = static_cast<T>(p.beta);
+    const T alpha = convert<T>(p.alpha), beta = convert<T>(p.beta);  // saturating (copy.h): clamp(i8, -1000, 1000)
     T* o = static_cast<T*>(out);
     const T* in = static_cast<const T*>(x);
     int64_t off[kMaxOperands];

@@ -64,6 +64,9 @@ Tensor div(const Tensor& a, double b) { return div(a, scalar_like(a, b)); }
 // In place: aliasing is safe because every element is read before it is written and
 // each output element depends only on the inputs at the same position.
 static void binary_inplace(BinaryOp op, Tensor& a, const Tensor& b) {
+  check_same(binary_op_name(op), a, b);
+  const Shape shape = broadcast_shapes(a.sizes(), b.sizes(), binary_op_name(op));
+  if (shape == a.sizes()) check_inplace(binary_op_name(op), a, b.expand(shape));  // else binary_op explains
   binary_op(op, a, b, a);
   a.bump_version();
 }

@@ -42,8 +42,10 @@ Tensor clamp(const Tensor& x, double lo, double hi) {
   LOWBIT_CHECK(!(lo > hi), "clamp: lower bound ", lo, " is above upper bound ", hi, " (", describe(x), ")");
   if (is_integral(x.dtype())) {
     // Integer bounds are rounded inward, so clamp(x, -0.5, 2.5) keeps x in [0, 2].
+    const double lo_in = lo, hi_in = hi;
     lo = std::ceil(lo);
     hi = std::floor(hi);
+    LOWBIT_CHECK(lo <= hi, "clamp: no integer lies in [", lo_in, ", ", hi_in, "] for ", describe(x));
   }
   return unary_op(UnaryOp::clamp, x, lo, hi);
 }
