@@ -10,39 +10,13 @@
 // device_memory_cuda.cu); errors of a launch are checked right after it.
 #include <cuda_runtime.h>
 
+#include "tensor/kernels/cuda_loops.cuh"
 #include "tensor/kernels/copy.h"
 #include "tensor/kernels/dtype_switch.h"
 
 namespace lowbit::cuda {
 
 namespace {
-
-constexpr int kThreads = 256;
-constexpr int64_t kMaxBlocks = 8192;  // grid-stride loops cover the rest
-
-int64_t num_blocks(int64_t n) {
-  const int64_t blocks = (n + kThreads - 1) / kThreads;
-  return blocks < kMaxBlocks ? blocks : kMaxBlocks;
-}
-
-void check_launch(const char* op) {
-  const cudaError_t err = cudaGetLastError();
-  if (err != cudaSuccess) throw_error(str_cat(op, ": CUDA kernel launch failed: ", cudaGetErrorString(err)));
-}
-
-// The device twin of ElementwiseLayout::offsets(): element offsets of every operand for
-// the element with linear (row-major) index i.
-__device__ void layout_offsets(const ElementwiseLayout& L, int64_t i, int64_t* out) {
-  for (int k = 0; k < L.noperands; ++k) out[k] = 0;
-  for (int d = L.ndim - 1; d >= 0; --d) {
-    const int64_t coord = i % L.sizes[d];
-    i /= L.sizes[d];
-    for (int k = 0; k < L.noperands; ++k) out[k] += coord * L.strides[k][d];
-  }
-}
-
-__device__ int64_t first_index() { return static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; }
-__device__ int64_t grid_stride() { return static_cast<int64_t>(blockDim.x) * gridDim.x; }
 
 // dst[i] = convert(src[i]); bool destinations normalise to 0/1 (copy.h).
 template <typename D, typename S>

@@ -39,8 +39,12 @@ LOWBIT_HD T unary_apply(UnaryOp op, T x, T alpha, T beta) {
     using U = std::make_unsigned_t<T>;
     switch (op) {
       case UnaryOp::neg: return T(U(0) - U(x));
-      case UnaryOp::abs: return x < 0 ? T(U(0) - U(x)) : x;
-      case UnaryOp::sign: return T(x > 0 ? 1 : x < 0 ? -1 : 0);
+      case UnaryOp::abs:
+        if constexpr (std::is_signed_v<T>) return x < 0 ? T(U(0) - U(x)) : x;
+        return x;
+      case UnaryOp::sign:
+        if constexpr (std::is_signed_v<T>) return T(x > 0 ? 1 : x < 0 ? -1 : 0);
+        return T(x > 0 ? 1 : 0);
       case UnaryOp::relu: return x > 0 ? x : T(0);
       case UnaryOp::clamp: return x < alpha ? alpha : x > beta ? beta : x;
       default: return T(0);  // float-only ops never reach here (op layer)

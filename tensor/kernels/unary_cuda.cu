@@ -12,43 +12,14 @@
 //       differ in the last bits; tests/cuda_test.cpp states the bounds.
 #include <cuda_runtime.h>
 
+#include "tensor/kernels/cuda_loops.cuh"
 #include "tensor/kernels/copy.h"
 #include "tensor/kernels/dtype_switch.h"
-
-// unary_apply<uint8_t> compares x < 0 (abs, sign), which nvcc flags as "pointless
-// comparison of unsigned integer with zero" (#186); it is correct and intended there.
-#pragma nv_diag_suppress 186
 #include "tensor/kernels/unary.h"
 
 namespace lowbit::cuda {
 
 namespace {
-
-constexpr int kThreads = 256;
-constexpr int64_t kMaxBlocks = 8192;  // grid-stride loops cover the rest
-
-int64_t num_blocks(int64_t n) {
-  const int64_t blocks = (n + kThreads - 1) / kThreads;
-  return blocks < kMaxBlocks ? blocks : kMaxBlocks;
-}
-
-void check_launch(const char* op) {
-  const cudaError_t err = cudaGetLastError();
-  if (err != cudaSuccess) throw_error(str_cat(op, ": CUDA kernel launch failed: ", cudaGetErrorString(err)));
-}
-
-// The device twin of ElementwiseLayout::offsets().
-__device__ void layout_offsets(const ElementwiseLayout& L, int64_t i, int64_t* out) {
-  for (int k = 0; k < L.noperands; ++k) out[k] = 0;
-  for (int d = L.ndim - 1; d >= 0; --d) {
-    const int64_t coord = i % L.sizes[d];
-    i /= L.sizes[d];
-    for (int k = 0; k < L.noperands; ++k) out[k] += coord * L.strides[k][d];
-  }
-}
-
-__device__ int64_t first_index() { return static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; }
-__device__ int64_t grid_stride() { return static_cast<int64_t>(blockDim.x) * gridDim.x; }
 
 // 1-D: element i is out[i * so], x[i * sx].
 template <typename T>
