@@ -316,6 +316,34 @@ TEST(ReduceSpecials, HandComputedValues) {
   }
 }
 
+TEST(ReduceSpecials, ArgmaxTiesAndNaNsAcrossBlocks) {
+  // Equal maxima in different row blocks (8192 elements each) and columns: the first wins;
+  // with NaNs the first NaN wins.
+  for (DType dt : {DType::f32, DType::f64, DType::i32}) {
+    std::vector<double> v = random_tensor({30000}, DType::f64, 11, -100, 100).to_vector<double>();
+    v[20000] = v[9000] = v[100] = 1000;
+    const Tensor row = from_vector(v, {30000}).to(dt);
+    const Tensor col = row.view({3000, 10});  // 3 row blocks of 1024 per column
+    for (bool fast : {false, true}) {
+      run_on(fast, [&] {
+        EXPECT_EQ(raw::argmax(row).item(), 100) << dtype_name(dt);
+        EXPECT_EQ(raw::argmax(col, 0).to_vector<int64_t>()[0], 10) << dtype_name(dt);
+        return 0;
+      });
+    }
+    if (dt == DType::i32) continue;
+    v[25000] = v[17000] = kNaN;
+    const Tensor nan_row = from_vector(v, {30000}).to(dt);
+    for (bool fast : {false, true}) {
+      run_on(fast, [&] {
+        EXPECT_EQ(raw::argmax(nan_row).item(), 17000) << dtype_name(dt);
+        EXPECT_EQ(raw::argmax(nan_row.view({3000, 10}), 0).to_vector<int64_t>()[0], 1700) << dtype_name(dt);
+        return 0;
+      });
+    }
+  }
+}
+
 TEST(ReduceSpecials, ZeroDimAndEmpty) {
   const Tensor s = scalar_tensor(2.5, DType::f32);
   for (bool fast : {false, true}) {

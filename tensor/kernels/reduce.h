@@ -14,8 +14,13 @@
 //   - sum/mean/var of f32 accumulate in f64 (then round once to f32); f64 in f64.
 //   - var is two-pass: mean first, then the sum of squared deviations, divided by
 //     max(reduce - correction, 0) (0/0 gives NaN, as PyTorch).
-//   - max/min/aminmax propagate NaN; argmax returns the first maximum, and NaN counts as
-//     the maximum (the first NaN wins), like torch.argmax.
+//   - max/min/aminmax propagate NaN (the first NaN of the reduced values, bit for bit);
+//     argmax returns the first maximum, and NaN counts as the maximum (the first NaN
+//     wins), like torch.argmax. All four order +0 above -0 (IEEE 754-2019 maximum /
+//     minimum), so the result never depends on the order of evaluation and
+//     max(x) == x[argmax(x)] bit for bit. (torch.argmax keeps the first of -0/+0.)
+//   - The fast paths agree with ref:: exactly for max/min/aminmax/argmax and integer
+//     sums; float sum/mean/var up to rounding (the bound is in tests/reduce_test.cpp).
 //   - reduce == 0: sum is 0, mean/var NaN; max/min/argmax/aminmax are errors (op layer).
 //   - Determinism: the order in which a row is accumulated depends only on the shape,
 //     never on the thread count (fixed blocks combined in a fixed order).

@@ -507,6 +507,28 @@ template <typename T>
 void argmax(const ReduceParams& p, const T* x, int64_t* out) {
   auto block = [&](int64_t o, int64_t r0, int64_t rows, int64_t j0, int64_t w, Best<T>* dst) {
     const T* src = x + (o * p.reduce + r0) * p.inner + j0;
+    if constexpr (kFloat<T>) {
+      if (p.inner == 1) {  // f32/f64 row: the SIMD max first, then its first occurrence
+        MinMax<T> m;
+        if constexpr (std::is_same_v<T, float>) HWY_DYNAMIC_DISPATCH(RowMinMaxF32)(src, rows, &m.lo, &m.hi);
+        else HWY_DYNAMIC_DISPATCH(RowMinMaxF64)(src, rows, &m.lo, &m.hi);
+        const bool nan = has_nan(m);
+        const KeyOf<T> bits = std::bit_cast<KeyOf<T>>(key_float<T>(m.hi));  // the max, bit for bit
+        int64_t r = 0;
+        while (nan ? src[r] == src[r] : std::bit_cast<KeyOf<T>>(src[r]) != bits) ++r;
+        dst[0] = {nan ? std::numeric_limits<KeyOf<T>>::max() : m.hi, r0 + r};
+        return;
+      }
+    }
+    if (p.inner == 1) {  // integer row: keep the best in registers
+      Best<T> best{arg_key(src[0]), r0};
+      for (int64_t r = 1; r < rows; ++r) {
+        const KeyOf<T> k = arg_key(src[r]);
+        if (k > best.key) best = {k, r0 + r};
+      }
+      dst[0] = best;
+      return;
+    }
     for (int64_t j = 0; j < w; ++j) dst[j] = {arg_key(src[j]), r0};
     for (int64_t r = 1; r < rows; ++r) {
       for (int64_t j = 0; j < w; ++j) {
