@@ -1,13 +1,18 @@
-// matmul: our raw::matmul against a direct cblas_sgemm call on the same buffers, for a
+// matmul: our raw::matmul against a direct cblas_sgemm call on the same inputs, for a
 // square 1024 GEMM and the ResNet-18 conv GEMMs of PERF.md (M x N x K, batch 1 per layer
 // and layer1 at batch 32). Target: ours within 5% of direct OpenBLAS.
 //
-// The two are interleaved in one benchmark per shape (PERF.md: compare side by side):
-// every iteration runs both, alternating which goes first, and times each call. The
-// counters are the median GFLOP/s of each and ratio = ours / OpenBLAS (1.0 = same speed).
-// Ours includes everything a caller pays: the checks, allocating the result, and running
-// OpenBLAS single-threaded on fixed slices (tensor/kernels/matmul_cpu.cpp explains why);
-// the direct call lets OpenBLAS use its own threads.
+// Three calls are interleaved in one benchmark per shape (PERF.md: compare side by side);
+// every iteration runs each once, rotating which goes first, and times each call:
+//   blas          cblas_sgemm into a preallocated C, OpenBLAS threading itself;
+//   ours          raw::matmul(a, b), what a caller pays: checks, allocating C, the kernel;
+//   ours_noalloc  the same kernel (lowbit::matmul from kernels/matmul.h) into blas's C.
+// The counters are median GFLOP/s and ratio = ours / blas (1.0 = same speed). The two
+// "ours" differ by the first touch of a freshly allocated C: on this VM a page fault
+// costs ~1.7 us, so a 4 MiB result adds ~1.7 ms (see the report in the PR).
+//
+// Ours runs OpenBLAS single-threaded on fixed slices (tensor/kernels/matmul_cpu.cpp
+// explains why); the direct call lets OpenBLAS use its own threads.
 //
 //   build/release/bench/matmul_bench --benchmark_min_time=0.3
 // Threads: 2 unless LOWBIT_NUM_THREADS is set.
@@ -18,9 +23,11 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
+#include <functional>
 #include <vector>
 
 #include "tensor/config.h"
+#include "tensor/kernels/matmul.h"
 #include "tensor/ops.h"
 #include "tensor/random.h"
 
@@ -42,46 +49,57 @@ void BM_matmul_vs_openblas(benchmark::State& state) {
   lowbit::Generator gen{1, 0};
   const lowbit::Tensor a = lowbit::uniform({m, k}, -1, 1, lowbit::DType::f32, lowbit::Device::cpu(), &gen);
   const lowbit::Tensor b = lowbit::uniform({k, n}, -1, 1, lowbit::DType::f32, lowbit::Device::cpu(), &gen);
-  lowbit::Tensor c = lowbit::empty({m, n});
+  lowbit::Tensor c = lowbit::zeros({m, n});
   const float* pa = a.data<float>();
   const float* pb = b.data<float>();
   float* pc = c.data<float>();
-  using Clock = std::chrono::steady_clock;
+  lowbit::MatmulParams p;  // the parameters raw::matmul passes for contiguous 2-D inputs
+  p.m = m;
+  p.n = n;
+  p.k = k;
+  p.lda = k;
+  p.ldb = n;
+  p.ldc = n;
 
-  auto run_ours = [&] {
-    const auto t0 = Clock::now();
-    lowbit::Tensor out = lowbit::raw::matmul(a, b);
-    benchmark::DoNotOptimize(out.data_ptr());
-    return std::chrono::duration<double>(Clock::now() - t0).count();
+  const std::function<void()> calls[3] = {
+      [&] {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<blasint>(m), static_cast<blasint>(n),
+                    static_cast<blasint>(k), 1.0f, pa, static_cast<blasint>(k), pb, static_cast<blasint>(n), 0.0f,
+                    pc, static_cast<blasint>(n));
+        benchmark::ClobberMemory();
+      },
+      [&] {
+        lowbit::Tensor out = lowbit::raw::matmul(a, b);
+        benchmark::DoNotOptimize(out.data_ptr());
+      },
+      [&] {
+        lowbit::matmul(lowbit::Device::cpu(), p, pa, pb, pc);
+        benchmark::ClobberMemory();
+      },
   };
-  auto run_blas = [&] {
-    const auto t0 = Clock::now();
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<blasint>(m), static_cast<blasint>(n),
-                static_cast<blasint>(k), 1.0f, pa, static_cast<blasint>(k), pb, static_cast<blasint>(n), 0.0f, pc,
-                static_cast<blasint>(n));
-    benchmark::ClobberMemory();
-    return std::chrono::duration<double>(Clock::now() - t0).count();
+  auto timed = [](const std::function<void()>& call) {
+    const auto t0 = std::chrono::steady_clock::now();
+    call();
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   };
 
-  run_ours();  // warm-up: OpenBLAS buffers, page faults of the allocator
-  run_blas();
-  std::vector<double> ours, blas;
-  bool ours_first = true;
+  for (const auto& call : calls) call();  // warm-up: OpenBLAS buffers, the allocator
+  std::vector<double> seconds[3];
+  int first = 0;
   for (auto _ : state) {
-    if (ours_first) {
-      ours.push_back(run_ours());
-      blas.push_back(run_blas());
-    } else {
-      blas.push_back(run_blas());
-      ours.push_back(run_ours());
+    for (int i = 0; i < 3; ++i) {
+      const int which = (first + i) % 3;
+      seconds[which].push_back(timed(calls[which]));
     }
-    ours_first = !ours_first;
+    first = (first + 1) % 3;
   }
   const double gflop = 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k) * 1e-9;
-  state.counters["ours_GFLOPs"] = gflop / median(ours);
-  state.counters["blas_GFLOPs"] = gflop / median(blas);
-  state.counters["ratio"] = median(blas) / median(ours);
-  state.counters["threads"] = lowbit::num_threads();
+  const double blas = median(seconds[0]), ours = median(seconds[1]), noalloc = median(seconds[2]);
+  state.counters["blas_GFLOPs"] = gflop / blas;
+  state.counters["ours_GFLOPs"] = gflop / ours;
+  state.counters["noalloc_GFLOPs"] = gflop / noalloc;
+  state.counters["ratio"] = blas / ours;
+  state.counters["ratio_noalloc"] = blas / noalloc;
 }
 
 // M, N, K

@@ -350,11 +350,17 @@ TEST(Values, Item) {
 
 TEST(Printing, ExactSmallTensors) {
   EXPECT_EQ(from_vector<float>({0.5f, -1.25f, 3, 2, 0, -7}, {2, 3}).str(),
-            "tensor([[  0.5, -1.25,     3],\n"
-            "        [    2,     0,    -7]], shape=[2,3], dtype=f32, device=cpu)");
+            "tensor([[ 0.5000, -1.2500,  3.0000],\n"
+            "        [ 2.0000,  0.0000, -7.0000]], shape=[2,3], dtype=f32, device=cpu)");
+  // Whole numbers print as "3.", tiny or huge magnitudes in scientific notation.
+  EXPECT_EQ(from_vector<float>({1, -2, 30}).str(), "tensor([ 1., -2., 30.], shape=[3], dtype=f32, device=cpu)");
+  EXPECT_EQ(from_vector<double>({1e-6, 2}).str(), "tensor([1.0000e-06, 2.0000e+00], shape=[2], dtype=f64, device=cpu)");
+  // A long row wraps at 100 characters.
+  const std::string wrapped = arange(0, 40, 1, DType::f32).str();
+  EXPECT_NE(wrapped.find(",\n        "), std::string::npos) << wrapped;
   EXPECT_EQ(arange(4).str(), "tensor([0, 1, 2, 3], shape=[4], dtype=i64, device=cpu)");
   EXPECT_EQ(from_vector<int64_t>({-12, 5}).str(), "tensor([-12,   5], shape=[2], dtype=i64, device=cpu)");
-  EXPECT_EQ(scalar_tensor(1.5).str(), "tensor(1.5, shape=[], dtype=f32, device=cpu)");
+  EXPECT_EQ(scalar_tensor(1.5).str(), "tensor(1.5000, shape=[], dtype=f32, device=cpu)");
   EXPECT_EQ(zeros({0, 3}).str(), "tensor([], shape=[0,3], dtype=f32, device=cpu)");
   EXPECT_EQ(from_vector<double>({std::nan(""), -INFINITY, INFINITY}).str(),
             "tensor([ nan, -inf,  inf], shape=[3], dtype=f64, device=cpu)");

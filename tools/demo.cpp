@@ -80,7 +80,7 @@ void run_demo(const DemoOptions& opt) {
   const Tensor test_x = raw::div(test.images.to(DType::f32).reshape({-1, 28 * 28}), 255.0);
   const Tensor train_y = train.labels.to(DType::i64), test_y = test.labels.to(DType::i64);
 
-  std::printf("\nthe centre row of the first training image (%s), as a tensor:\n  %s\n",
+  std::printf("\nthe centre row of the first training image (%s), as a tensor:\n%s\n",
               kClassNames[static_cast<int>(train_y.select(0, 0).item())],
               train_x.select(0, 0).reshape({28, 28}).select(0, 14).narrow(0, 4, 20).str().c_str());
 
