@@ -35,8 +35,8 @@ void BM_memcpy(benchmark::State& state) {
     benchmark::ClobberMemory();
   }
   state.SetBytesProcessed(state.iterations() * 2 * static_cast<int64_t>(bytes));
-  lowbit::cpu_free(src);
-  lowbit::cpu_free(dst);
+  lowbit::cpu_free(src, bytes);
+  lowbit::cpu_free(dst, bytes);
 }
 
 // Same memcpy split over the OpenMP threads (what a parallel copy can reach).
@@ -54,8 +54,8 @@ void BM_memcpy_parallel(benchmark::State& state) {
     benchmark::ClobberMemory();
   }
   state.SetBytesProcessed(state.iterations() * 2 * static_cast<int64_t>(bytes));
-  lowbit::cpu_free(src);
-  lowbit::cpu_free(dst);
+  lowbit::cpu_free(src, bytes);
+  lowbit::cpu_free(dst, bytes);
 }
 
 // raw::add / raw::mul: allocates the result each call, as a user's code does.

@@ -13,8 +13,24 @@ namespace lowbit {
 
 constexpr size_t kCpuAlignment = 64;  // one cache line; also an AVX-512 vector
 
-void* cpu_alloc(size_t nbytes);  // 64-byte aligned; never returns null (throws)
-void cpu_free(void* p);
+// Host memory. Blocks below 1 MiB come from malloc (64-byte aligned). Larger blocks are
+// 2 MiB aligned, backed by transparent huge pages where the kernel allows (madvise), and
+// recycled: a freed large block goes to a cache and serves a later request of up to its
+// size (and at least half of it), so a training step that allocates the same activations
+// every iteration stops paying page faults after the first. The cache holds at most
+// LOWBIT_CPU_CACHE_MB megabytes (default 4096); beyond that, freed blocks go back to the OS.
+void* cpu_alloc(size_t nbytes);  // never returns null (throws lowbit::Error)
+void cpu_free(void* p, size_t nbytes);  // p and nbytes as given to/by cpu_alloc (p may be null)
+void cpu_empty_cache();          // returns every cached block to the OS
+
+struct CpuMemoryStats {
+  uint64_t allocated_bytes = 0;       // in tensors right now (block sizes)
+  uint64_t cached_bytes = 0;          // freed large blocks kept for reuse
+  uint64_t peak_allocated_bytes = 0;  // of large blocks (small ones are not tracked over time)
+  uint64_t num_allocs = 0;            // cpu_alloc calls
+  uint64_t num_cache_hits = 0;        // large requests served from the cache
+};
+CpuMemoryStats cpu_memory_stats();
 
 // ---- CUDA ----
 bool built_with_cuda();
