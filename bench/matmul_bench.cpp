@@ -6,10 +6,11 @@
 // every iteration runs each once, rotating which goes first, and times each call:
 //   blas          cblas_sgemm into a preallocated C, OpenBLAS threading itself;
 //   ours          raw::matmul(a, b), what a caller pays: checks, allocating C, the kernel;
-//   ours_noalloc  the same kernel (lowbit::matmul from kernels/matmul.h) into blas's C.
+//   noalloc       the same kernel (lowbit::matmul from kernels/matmul.h) into blas's C.
 // The counters are median GFLOP/s and ratio = ours / blas (1.0 = same speed). The two
-// "ours" differ by the first touch of a freshly allocated C: on this VM a page fault
-// costs ~1.7 us, so a 4 MiB result adds ~1.7 ms (see the report in the PR).
+// "ours" differ by allocating C: cheap when the host allocator hands back a cached block,
+// but fresh pages cost a fault each (measured on this VM: 25 MiB of new 4 KiB pages took
+// ~22 ms to first touch, ~14% of the 64x100352x576 GEMM).
 //
 // Ours runs OpenBLAS single-threaded on fixed slices (tensor/kernels/matmul_cpu.cpp
 // explains why); the direct call lets OpenBLAS use its own threads.
