@@ -9,6 +9,11 @@
 // views are passed as trans flags without copying; other layouts are made contiguous.
 // f32 uses sgemm, f64 dgemm (OpenBLAS on the CPU, cuBLAS on CUDA). The reference
 // accumulates each dot product in f64 in k order.
+//
+// Determinism: OpenBLAS's own threading gives different bits for 1 and 2 threads, so the
+// CPU path never lets it thread. It calls single-threaded OpenBLAS on slices of the output
+// chosen from the shape alone (batch entries, then 2 or 4 slices of the larger output dim
+// for big GEMMs) and runs those calls on our OpenMP threads (matmul_cpu.cpp).
 #pragma once
 
 #include <cstdint>
