@@ -1,0 +1,112 @@
+// Differentiable ops: the lowbit::raw ops of tensor/ops.h (same names, same argument
+// rules, same results), plus a graph node when grad mode is on and an input requires
+// grad. Forward and backward of each family live together in autograd/ops/<stem>.cpp,
+// with the derivative written next to each backward.
+//
+// Broadcasting: the gradient of a broadcast operand is summed over the broadcast dims.
+// Subgradients at the non-differentiable points (stated again at each op):
+//   relu'(0) = 0, abs'(0) = 0, sign/floor/ceil/round' = 0,
+//   clamp passes the gradient for lo <= x <= hi (bounds included, as PyTorch),
+//   minimum/maximum split it evenly between a and b where a == b,
+//   max/min over dims split it evenly among all elements equal to the extremum (as
+//   PyTorch's amax/amin).
+// Comparisons and argmax return bool/i64 tensors and are never recorded.
+//
+// These names (abs, exp, max, pow, ...) hide the C library's inside namespace lowbit:
+// call std::abs, std::exp ... for scalars there.
+#pragma once
+
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "tensor/tensor.h"
+
+namespace lowbit {
+
+// ---- binary (autograd/ops/binary.cpp) ----
+Tensor add(const Tensor& a, const Tensor& b);
+Tensor sub(const Tensor& a, const Tensor& b);
+Tensor mul(const Tensor& a, const Tensor& b);
+Tensor div(const Tensor& a, const Tensor& b);
+Tensor add(const Tensor& a, double b);
+Tensor sub(const Tensor& a, double b);
+Tensor mul(const Tensor& a, double b);
+Tensor div(const Tensor& a, double b);
+Tensor minimum(const Tensor& a, const Tensor& b);
+Tensor maximum(const Tensor& a, const Tensor& b);
+Tensor eq(const Tensor& a, const Tensor& b);  // comparisons: bool results, no gradient
+Tensor ne(const Tensor& a, const Tensor& b);
+Tensor lt(const Tensor& a, const Tensor& b);
+Tensor le(const Tensor& a, const Tensor& b);
+Tensor gt(const Tensor& a, const Tensor& b);
+Tensor ge(const Tensor& a, const Tensor& b);
+
+Tensor operator+(const Tensor& a, const Tensor& b);
+Tensor operator-(const Tensor& a, const Tensor& b);
+Tensor operator*(const Tensor& a, const Tensor& b);
+Tensor operator/(const Tensor& a, const Tensor& b);
+Tensor operator+(const Tensor& a, double b);
+Tensor operator-(const Tensor& a, double b);
+Tensor operator*(const Tensor& a, double b);
+Tensor operator/(const Tensor& a, double b);
+Tensor operator+(double a, const Tensor& b);
+Tensor operator-(double a, const Tensor& b);
+Tensor operator*(double a, const Tensor& b);
+Tensor operator/(double a, const Tensor& b);
+Tensor operator-(const Tensor& x);
+
+// ---- unary (autograd/ops/unary.cpp) ----
+Tensor neg(const Tensor& x);
+Tensor abs(const Tensor& x);
+Tensor relu(const Tensor& x);
+Tensor exp(const Tensor& x);
+Tensor log(const Tensor& x);
+Tensor sqrt(const Tensor& x);
+Tensor rsqrt(const Tensor& x);
+Tensor tanh(const Tensor& x);
+Tensor sigmoid(const Tensor& x);
+Tensor pow(const Tensor& x, double exponent);
+Tensor clamp(const Tensor& x, double lo, double hi);
+Tensor sign(const Tensor& x);  // piecewise constant: zero gradient
+Tensor floor(const Tensor& x);
+Tensor ceil(const Tensor& x);
+Tensor round(const Tensor& x);  // zero gradient; the STE version is a custom function in quant/
+
+// ---- where (autograd/ops/where.cpp) ----
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);  // gradients to a and b
+
+// ---- reductions (autograd/ops/reduce.cpp) ----
+Tensor sum(const Tensor& x, const std::vector<int64_t>& dims = {}, bool keepdim = false);
+Tensor mean(const Tensor& x, const std::vector<int64_t>& dims = {}, bool keepdim = false);
+Tensor var(const Tensor& x, const std::vector<int64_t>& dims = {}, int64_t correction = 1, bool keepdim = false);
+Tensor max(const Tensor& x, const std::vector<int64_t>& dims = {}, bool keepdim = false);
+Tensor min(const Tensor& x, const std::vector<int64_t>& dims = {}, bool keepdim = false);
+std::pair<Tensor, Tensor> aminmax(const Tensor& x, const std::vector<int64_t>& dims = {}, bool keepdim = false);
+Tensor argmax(const Tensor& x, int64_t dim, bool keepdim = false);  // no gradient
+Tensor argmax(const Tensor& x);
+
+// ---- matmul (autograd/ops/matmul.cpp) ----
+Tensor matmul(const Tensor& a, const Tensor& b);  // NumPy semantics, as raw::matmul
+// y = x @ weight^T + bias: x [..., in], weight [out, in], bias [out] or undefined.
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor());
+
+// ---- views and copies (autograd/ops/view.cpp) ----
+// The Tensor member functions of the same names, recorded: the gradient flows back
+// through the view to the viewed tensor.
+Tensor reshape(const Tensor& x, const Shape& sizes);
+Tensor view(const Tensor& x, const Shape& sizes);
+Tensor flatten(const Tensor& x, int64_t start_dim = 0, int64_t end_dim = -1);
+Tensor permute(const Tensor& x, const Shape& dims);
+Tensor transpose(const Tensor& x, int64_t dim0, int64_t dim1);
+Tensor narrow(const Tensor& x, int64_t dim, int64_t start, int64_t length);
+Tensor slice(const Tensor& x, int64_t dim, int64_t start, int64_t end, int64_t step = 1);
+Tensor select(const Tensor& x, int64_t dim, int64_t index);
+Tensor expand(const Tensor& x, const Shape& sizes);
+Tensor squeeze(const Tensor& x);
+Tensor squeeze(const Tensor& x, int64_t dim);
+Tensor unsqueeze(const Tensor& x, int64_t dim);
+Tensor clone(const Tensor& x);
+Tensor contiguous(const Tensor& x);
+
+}  // namespace lowbit
