@@ -22,6 +22,10 @@ void throw_no_cuda(const char* op) {
   throw_error(str_cat(op, ": this build of lowbit has no CUDA backend (configure with LOWBIT_CUDA=ON)"));
 }
 
+void throw_no_cuda_kernel(const char* op) {
+  throw_error(str_cat(op, ": there is no CUDA kernel for this op yet; run it on CPU tensors (.to(Device::cpu()))"));
+}
+
 // ---- dtype ----
 const char* dtype_name(DType t) {
   switch (t) {

@@ -23,4 +23,7 @@ inline Backend backend_for(Device device) {
 // happen: such a build cannot create CUDA tensors in the first place).
 [[noreturn]] void throw_no_cuda(const char* op);
 
+// Raised by ops whose CUDA kernel is not written yet (even in a build with CUDA).
+[[noreturn]] void throw_no_cuda_kernel(const char* op);
+
 }  // namespace lowbit
