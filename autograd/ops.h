@@ -7,6 +7,7 @@
 // Subgradients at the non-differentiable points (stated again at each op):
 //   relu'(0) = 0, abs'(0) = 0, sign/floor/ceil/round' = 0,
 //   clamp passes the gradient for lo <= x <= hi (bounds included, as PyTorch),
+//   hardtanh/relu6 pass it for min_val < x < max_val only (bounds excluded, as PyTorch),
 //   minimum/maximum split it evenly between a and b where a == b,
 //   max/min over dims split it evenly among all elements equal to the extremum (as
 //   PyTorch's amax/amin).
@@ -16,6 +17,7 @@
 // call std::abs, std::exp ... for scalars there.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <utility>
 #include <vector>
@@ -23,6 +25,8 @@
 #include "tensor/tensor.h"
 
 namespace lowbit {
+
+struct Generator;  // tensor/random.h
 
 // ---- binary (autograd/ops/binary.cpp) ----
 Tensor add(const Tensor& a, const Tensor& b);
@@ -108,5 +112,60 @@ Tensor squeeze(const Tensor& x, int64_t dim);
 Tensor unsqueeze(const Tensor& x, int64_t dim);
 Tensor clone(const Tensor& x);
 Tensor contiguous(const Tensor& x);
+
+// ---- pooling (autograd/ops/pool2d.cpp; rules of raw:: in tensor/ops_nn.h) ----
+// NCHW, pairs are {height, width}. max_pool2d returns the values; the indices of the
+// maxima are kept for backward (each gradient goes to its window's maximum, summed where
+// overlapping windows share one).
+Tensor max_pool2d(const Tensor& x, std::array<int64_t, 2> kernel, std::array<int64_t, 2> stride,
+                  std::array<int64_t, 2> padding = {0, 0}, std::array<int64_t, 2> dilation = {1, 1});
+Tensor avg_pool2d(const Tensor& x, std::array<int64_t, 2> kernel, std::array<int64_t, 2> stride,
+                  std::array<int64_t, 2> padding = {0, 0}, bool count_include_pad = true);
+Tensor adaptive_avg_pool2d(const Tensor& x, std::array<int64_t, 2> output_size);
+
+// ---- batch norm (autograd/ops/batch_norm.cpp) ----
+// x [N, C, ...]; gamma, beta [C] or undefined (no affine). Training: normalises with the
+// batch statistics and, when running_mean/running_var are given, updates them IN PLACE
+// (running = (1 - momentum) running + momentum statistic, unbiased variance), as
+// torch.nn.functional.batch_norm. Eval: normalises with the running statistics (required).
+// Gradients go to x, gamma and beta; the running statistics are constants (buffers).
+Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
+                  const Tensor& running_var, bool training, double momentum = 0.1, double eps = 1e-5);
+
+// ---- activations (autograd/ops/activation.cpp) ----
+// hardtanh = clamp(x, min_val, max_val) with PyTorch's derivative: 1 strictly inside
+// (min_val, max_val), 0 outside and at the bounds. relu6(x) = hardtanh(x, 0, 6).
+Tensor hardtanh(const Tensor& x, double min_val = -1, double max_val = 1);
+Tensor relu6(const Tensor& x);
+
+// ---- softmax (autograd/ops/softmax.cpp) ----
+// Over one dim, computed with the maximum subtracted (no overflow for large inputs).
+Tensor softmax(const Tensor& x, int64_t dim);
+Tensor log_softmax(const Tensor& x, int64_t dim);
+
+// ---- losses (autograd/ops/loss.cpp) ----
+enum class Reduction { none, mean, sum };  // none: one loss per sample
+// logits [N, C] (f32/f64), target [N] i64 class indices in [0, C). As
+// torch.nn.functional.cross_entropy (no class weights, no ignore_index):
+//   loss_n = (1 - label_smoothing) * (-log_softmax(logits)[n, target_n])
+//            + label_smoothing * mean_c(-log_softmax(logits)[n, c]),
+// averaged over n (mean), summed (sum) or returned as [N] (none).
+Tensor cross_entropy(const Tensor& logits, const Tensor& target, double label_smoothing = 0,
+                     Reduction reduction = Reduction::mean);
+
+// ---- dropout (autograd/ops/dropout.cpp) ----
+// Training: each element kept with probability 1 - p and scaled by 1 / (1 - p), the mask
+// drawn from gen (nullptr: the default generator) with bernoulli. p = 0 or !training
+// returns x itself; p = 1 returns zeros (no numbers drawn). p must be in [0, 1].
+Tensor dropout(const Tensor& x, double p, bool training, Generator* gen = nullptr);
+
+// ---- concatenation and padding (autograd/ops/shape.cpp) ----
+// cat: along an existing dim; the tensors agree in dtype, device and every other dim.
+// stack: along a new dim (0..dim()); the tensors have one shape.
+Tensor cat(const std::vector<Tensor>& tensors, int64_t dim = 0);
+Tensor stack(const std::vector<Tensor>& tensors, int64_t dim = 0);
+// Zeros around the last two dims (W then H, NCHW): {left, right, top, bottom} >= 0, the
+// order of torch.nn.functional.pad(x, (left, right, top, bottom)).
+Tensor pad(const Tensor& x, std::array<int64_t, 4> padding);
 
 }  // namespace lowbit
