@@ -113,6 +113,13 @@ Tensor unsqueeze(const Tensor& x, int64_t dim);
 Tensor clone(const Tensor& x);
 Tensor contiguous(const Tensor& x);
 
+// ---- conv2d (autograd/ops/conv2d.cpp; rules of raw::conv2d in tensor/ops.h) ----
+// input [N, C_in, H, W], weight [C_out, C_in/groups, kH, kW], bias [C_out] or undefined.
+// Gradients flow to input, weight and bias.
+Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias = Tensor(),
+              std::array<int64_t, 2> stride = {1, 1}, std::array<int64_t, 2> padding = {0, 0},
+              std::array<int64_t, 2> dilation = {1, 1}, int64_t groups = 1);
+
 // ---- pooling (autograd/ops/pool2d.cpp; rules of raw:: in tensor/ops_nn.h) ----
 // NCHW, pairs are {height, width}. max_pool2d returns the values; the indices of the
 // maxima are kept for backward (each gradient goes to its window's maximum, summed where

@@ -11,6 +11,7 @@
 //  - Reductions take a list of dims (empty = all dims) and keepdim.
 #pragma once
 
+#include <array>
 #include <utility>
 #include <vector>
 
@@ -89,5 +90,26 @@ inline Tensor cast(const Tensor& x, DType dtype) { return x.to(dtype); }
 // Throws unless a and b are defined, on the same device and (if same_dtype) of one dtype.
 void check_same(const char* op, const Tensor& a, const Tensor& b, bool same_dtype = true);
 void check_float(const char* op, const Tensor& x);
+
+// ---- conv2d (tensor/kernels/conv2d.h) ----
+// 2-D convolution (cross-correlation) of input [N, C_in, H, W] with weight
+// [C_out, C_in/groups, kH, kW] plus bias [C_out] (pass an undefined Tensor for none):
+// output [N, C_out, H_out, W_out], H_out = (H + 2*padding[0] - dilation[0]*(kH - 1) - 1) / stride[0] + 1.
+// stride and dilation >= 1, padding >= 0 (zeros), groups divides C_in and C_out. f32/f64;
+// non-contiguous arguments are copied to contiguous first.
+Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, std::array<int64_t, 2> stride = {1, 1},
+              std::array<int64_t, 2> padding = {0, 0}, std::array<int64_t, 2> dilation = {1, 1}, int64_t groups = 1);
+// The two backward passes (the autograd op wraps them). input_shape / weight_shape are the
+// sizes of the forward's input / weight (they cannot be recovered from grad_output alone).
+//   conv2d_backward_input   dL/dinput  [N, C_in, H, W]  from dL/doutput and weight
+//   conv2d_backward_weight  {dL/dweight, dL/dbias [C_out] or undefined unless with_bias}
+Tensor conv2d_backward_input(const Tensor& grad_output, const Tensor& weight, const Shape& input_shape,
+                             std::array<int64_t, 2> stride = {1, 1}, std::array<int64_t, 2> padding = {0, 0},
+                             std::array<int64_t, 2> dilation = {1, 1}, int64_t groups = 1);
+std::pair<Tensor, Tensor> conv2d_backward_weight(const Tensor& input, const Tensor& grad_output,
+                                                 const Shape& weight_shape, bool with_bias,
+                                                 std::array<int64_t, 2> stride = {1, 1},
+                                                 std::array<int64_t, 2> padding = {0, 0},
+                                                 std::array<int64_t, 2> dilation = {1, 1}, int64_t groups = 1);
 
 }  // namespace lowbit::raw
