@@ -14,7 +14,7 @@
 // The reference accumulates every output element in f64, in its loop order, and rounds
 // once. The CPU path (conv2d_cpu.cpp) lowers each (image, group) to OpenBLAS GEMMs over
 // an im2col buffer, on slices of the work chosen from the shape alone, so its bits are
-// the same for any thread count; depthwise convolutions run a direct SIMD kernel.
+// the same for any thread count; depthwise convolutions run a direct SIMD kernel (conv2d_depthwise_cpu.cpp).
 #pragma once
 
 #include <cstdint>
