@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "autograd/autograd.h"
+#include "tests/grad_test_util.h"
 #include "tests/test_util.h"
 
 namespace lowbit {
@@ -20,11 +21,7 @@ struct ConvCase {
   int64_t groups;
 };
 
-::testing::AssertionResult grad_ok(const Fn& f, const std::vector<Tensor>& inputs, const std::string& what) {
-  const GradcheckResult r = gradcheck(f, inputs);
-  if (r.ok) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << what << ":\n  " << r.message;
-}
+using test::grad_ok;
 
 TEST(AutogradConv2d, GradcheckEveryVariant) {
   const ConvCase cases[] = {

@@ -12,6 +12,7 @@
 
 #include "autograd/autograd.h"
 #include "tensor/ops.h"
+#include "tests/grad_test_util.h"
 #include "tests/test_util.h"
 
 namespace lowbit {
@@ -21,13 +22,7 @@ using test::random_strided;
 using test::random_tensor;
 using Fn = std::function<Tensor(const std::vector<Tensor>&)>;
 
-::testing::AssertionResult grad_ok(const Fn& f, const std::vector<Tensor>& inputs, const std::string& what) {
-  const GradcheckResult r = gradcheck(f, inputs);
-  if (r.ok) return ::testing::AssertionSuccess();
-  std::string shapes;
-  for (const Tensor& x : inputs) shapes += " " + describe(x) + (x.is_contiguous() ? "" : " (strided)");
-  return ::testing::AssertionFailure() << what << " with inputs" << shapes << ":\n  " << r.message;
-}
+using test::grad_ok;
 
 Tensor r64(const Shape& sizes, uint64_t seed, double lo = -2, double hi = 2) {
   return random_tensor(sizes, DType::f64, seed, lo, hi);
