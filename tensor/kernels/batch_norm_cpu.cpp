@@ -29,26 +29,10 @@
 #include <vector>
 
 #include "tensor/kernels/batch_norm.h"
+#include "tensor/kernels/cpu_sum.h"
 #include "tensor/kernels/dtype_switch.h"
 
 // Scalar helpers shared by every SIMD target and the driver (compiled once).
-#ifndef LOWBIT_BATCH_NORM_CPU_SHARED
-#define LOWBIT_BATCH_NORM_CPU_SHARED
-namespace lowbit::cpu {
-namespace {
-
-constexpr int64_t kSumLanes = 16;  // interleaved partial sums per plane
-
-// Folds 16 partial sums in a fixed pairwise tree: ((l0+l8)+(l4+l12))+... .
-inline double fold16(double* lanes) {
-  for (int64_t w = kSumLanes / 2; w >= 1; w /= 2)
-    for (int64_t i = 0; i < w; ++i) lanes[i] += lanes[i + w];
-  return lanes[0];
-}
-
-}  // namespace
-}  // namespace lowbit::cpu
-#endif  // LOWBIT_BATCH_NORM_CPU_SHARED
 
 HWY_BEFORE_NAMESPACE();
 namespace lowbit::cpu::HWY_NAMESPACE {

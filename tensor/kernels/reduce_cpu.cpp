@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "tensor/kernels/dtype_switch.h"
+#include "tensor/kernels/cpu_sum.h"
 #include "tensor/kernels/reduce.h"
 
 // Scalar helpers shared by every SIMD target and the driver (compiled once).
@@ -47,8 +48,6 @@
 #define LOWBIT_REDUCE_CPU_SHARED
 namespace lowbit::cpu {
 namespace {
-
-constexpr int64_t kSumLanes = 16;  // interleaved partial sums per row block
 
 // Key type compared by max/min/argmax: a signed integer of the float's width, or the
 // integer dtype itself.
@@ -68,13 +67,6 @@ template <typename T>
 KeyOf<T> float_key(T v) { return flip_negative(std::bit_cast<KeyOf<T>>(v)); }
 template <typename T>
 T key_float(KeyOf<T> k) { return std::bit_cast<T>(flip_negative(k)); }
-
-// Folds 16 partial sums in a fixed pairwise tree: ((l0+l8)+(l4+l12))+... .
-inline double fold16(double* lanes) {
-  for (int64_t w = kSumLanes / 2; w >= 1; w /= 2)
-    for (int64_t i = 0; i < w; ++i) lanes[i] += lanes[i + w];
-  return lanes[0];
-}
 
 }  // namespace
 }  // namespace lowbit::cpu
