@@ -143,4 +143,8 @@ bool reference_mode() { return g_reference_mode; }
 ReferenceModeGuard::ReferenceModeGuard(bool on) : previous_(g_reference_mode) { g_reference_mode = on; }
 ReferenceModeGuard::~ReferenceModeGuard() { g_reference_mode = previous_; }
 
+static bool g_winograd = !(std::getenv("LOWBIT_WINOGRAD") && !env_flag("LOWBIT_WINOGRAD"));
+void set_winograd_enabled(bool on) { g_winograd = on; }
+bool winograd_enabled() { return g_winograd; }
+
 }  // namespace lowbit

@@ -1,7 +1,8 @@
 // conv2d on the CPU: im2col + single-threaded OpenBLAS GEMMs on our OpenMP threads.
 // Depthwise convolutions (groups == C_in == C_out) go to the direct Highway kernels of
 // conv2d_depthwise_cpu.cpp, the vectorised row copies are in conv2d_rows_cpu.cpp, and
-// conv2d_cpu_internal.h declares what the files share.
+// conv2d_cpu_internal.h declares what the files share. f32 3x3 stride-1 convolutions take
+// Winograd F(4x4, 3x3) for the forward and backward-input passes (conv2d_winograd_cpu.cpp).
 //
 // Lowering (group g; K = C_in/groups * kH * kW; P = H_out * W_out pixels per image). The
 // columns of all images form one axis of N*P "positions", r = image*P + pixel:
@@ -285,6 +286,8 @@ void forward_typed(const Conv2dParams& p, const T* input, const T* weight, const
   const Geometry g = geometry(p);
   if (g.positions == 0 || g.out_group == 0) return;
   if (is_depthwise(p)) return depthwise_forward(p, input, weight, bias, output);
+  if constexpr (std::is_same_v<T, float>)
+    if (winograd_eligible(p)) return winograd_forward(p, input, weight, bias, output, false);
   const double gemm_flops = 2.0 * static_cast<double>(g.out_group) * static_cast<double>(g.positions) *
                             static_cast<double>(g.K);
   int64_t tiles = std::min(ceil_div(g.positions, tile_cols<T>(g.K)), max_slices(g.positions));
@@ -352,6 +355,20 @@ void backward_input_typed(const Conv2dParams& p, const T* grad_output, const T* 
   const Geometry g = geometry(p);
   if (p.batch == 0 || g.in_group == 0) return;
   if (is_depthwise(p)) return depthwise_backward_input(p, grad_output, weight, grad_input);
+  if constexpr (std::is_same_v<T, float>) {
+    // With stride 1, dX is the convolution of dY (padding 2 - pad) with the filters rotated
+    // by 180 degrees and the channel axes swapped: same shapes as the forward of Winograd.
+    Conv2dParams q = p;
+    q.in_channels = p.out_channels;
+    q.out_channels = p.in_channels;
+    q.in_h = p.out_h();
+    q.in_w = p.out_w();
+    q.pad_h = 2 - p.pad_h;
+    q.pad_w = 2 - p.pad_w;
+    if (p.kernel_h == 3 && p.pad_h <= 2 && p.pad_w <= 2 && winograd_eligible(q) && q.out_h() == p.in_h &&
+        q.out_w() == p.in_w)
+      return winograd_forward(q, grad_output, weight, nullptr, grad_input, true);
+  }
   const int64_t cols = tile_cols<T>(g.K);
   const int64_t chunks = ceil_div(p.batch, std::max<int64_t>(1, cols / g.P));  // images [N*c/chunks, N*(c+1)/chunks)
   const double chunk_flops = 2.0 * static_cast<double>(g.out_group) * static_cast<double>(g.K) *

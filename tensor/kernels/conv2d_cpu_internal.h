@@ -76,4 +76,15 @@ void depthwise_backward_input(const Conv2dParams& p, const T* grad_output, const
 template <typename T>
 void depthwise_backward_weight(const Conv2dParams& p, const T* input, const T* grad_output, T* grad_weight);
 
+// ---- Winograd F(4x4, 3x3) (conv2d_winograd_cpu.cpp), float only ----------------------------
+
+// f32, 3x3, stride 1, no dilation, groups 1, equal padding <= 2, >= 16 channels each way,
+// output >= 4x4, and winograd_enabled().
+bool winograd_eligible(const Conv2dParams& p);
+// output = conv(input, g) + bias with g[k][c] = weight[k][c], or, when flip_transpose,
+// g[k][c] = weight[c][k] rotated by 180 degrees (weight then has shape (C_in, C_out, 3, 3)
+// of p: the backward-input convolution). Requires winograd_eligible(p).
+void winograd_forward(const Conv2dParams& p, const float* input, const float* weight, const float* bias,
+                      float* output, bool flip_transpose);
+
 }  // namespace lowbit::cpu
