@@ -5,7 +5,11 @@
 // side by side); every iteration runs each once, alternating which goes first, and the
 // counters are median GFLOP/s and ratio = ours / blas (1.0 = same speed):
 //   ours   the kernel from tensor/kernels/conv2d.h into preallocated buffers (im2col,
-//          single-threaded OpenBLAS calls on shape-determined slices, on our threads);
+//          single-threaded OpenBLAS calls on shape-determined slices, on our threads; the
+//          3x3 stride-1 layers' forward and backward-input take Winograd F(4x4, 3x3), whose
+//          GEMMs do 4x fewer flops: for those, GFLOP/s is the direct convolution's flops per
+//          second, "effective", and can exceed the machine's peak; LOWBIT_WINOGRAD=0 turns
+//          it off);
 //   blas   one cblas_sgemm with OpenBLAS threading itself, on the GEMM the pass lowers to,
 //          with the whole batch in one call (K = C_in/g*kH*kW, P = H_out*W_out, N = batch):
 //            forward          [C_out x K] @ [K x N*P]
@@ -15,7 +19,8 @@
 // FLOPs are 2 * N * C_out * H_out * W_out * K for every pass. Target (the conv issue):
 // forward >= 0.8 of blas.
 //
-// Measured on the 2-core dev VM (AVX2 dispatch, OpenBLAS ZEN kernels), several runs: forward
+// Measured on the 2-core dev VM (AVX2 dispatch, OpenBLAS ZEN kernels), several runs, im2col
+// (before Winograd; the issue-3 closing note has the Winograd figures): forward
 // ratio 0.80-0.95 on the 7x7 and 3x3 layers at batch 1 and 32 (0.77-0.83 for layer4 at
 // batch 32, 1.05-1.5 for layer4 at batch 1 where OpenBLAS threads badly), 0.6-0.8 on the
 // 1x1/2 downsample (memory-bound: it writes twice the data it reads); backward passes

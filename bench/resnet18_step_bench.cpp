@@ -2,9 +2,12 @@
 // from the autograd ops, before the nn/ and models/ layers exist. Prints images/s
 // (median of the timed steps) and the process's peak resident memory, to compare with
 // the PyTorch anchors in ../shared/PERF.md (11.5 img/s at 3x224x224 batch 32; 37 img/s
-// with a CIFAR stem at 3x32x32 batch 128; 2 threads).
+// with a CIFAR stem at 3x32x32 batch 128; 2 threads). Those anchors were taken on another
+// machine: bench/peers/pytorch_resnet18_step.py runs the same step in PyTorch, to be run
+// next to this one (PERF.md: compare in one command, report the ratio):
 //
 //   build/release/bench/resnet18_step_bench [imagenet|cifar] [steps]
+//   /usr/bin/python3 bench/peers/pytorch_resnet18_step.py [imagenet|cifar] [steps]
 // Threads: 2 unless LOWBIT_NUM_THREADS is set.
 #include <sys/resource.h>
 

@@ -2,7 +2,7 @@
 // Depthwise convolutions (groups == C_in == C_out) go to the direct Highway kernels of
 // conv2d_depthwise_cpu.cpp, the vectorised row copies are in conv2d_rows_cpu.cpp, and
 // conv2d_cpu_internal.h declares what the files share. f32 3x3 stride-1 convolutions take
-// Winograd F(4x4, 3x3) for the forward and backward-input passes (conv2d_winograd_cpu.cpp).
+// Winograd F(4x4, 3x3) for all three passes (conv2d_winograd_cpu.cpp).
 //
 // Lowering (group g; K = C_in/groups * kH * kW; P = H_out * W_out pixels per image). The
 // columns of all images form one axis of N*P "positions", r = image*P + pixel:
@@ -464,6 +464,8 @@ void backward_weight_typed(const Conv2dParams& p, const T* input, const T* grad_
     return;
   }
   if (is_depthwise(p)) return depthwise_backward_weight(p, input, grad_output, grad_weight);
+  if constexpr (std::is_same_v<T, float>)
+    if (winograd_eligible(p)) return winograd_backward_weight(p, input, grad_output, grad_weight);
   // Slices of K make narrow GEMMs; chunks of positions cost one extra pass over dW each,
   // which is cheap when every chunk is long.
   const double group_flops = 2.0 * static_cast<double>(g.out_group) * static_cast<double>(g.positions) *

@@ -86,5 +86,8 @@ bool winograd_eligible(const Conv2dParams& p);
 // of p: the backward-input convolution). Requires winograd_eligible(p).
 void winograd_forward(const Conv2dParams& p, const float* input, const float* weight, const float* bias,
                       float* output, bool flip_transpose);
+// grad_weight = dL/dweight of that forward (flip_transpose false); requires winograd_eligible(p).
+void winograd_backward_weight(const Conv2dParams& p, const float* input, const float* grad_output,
+                              float* grad_weight);
 
 }  // namespace lowbit::cpu
