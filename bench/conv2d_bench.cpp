@@ -6,7 +6,7 @@
 // counters are median GFLOP/s and ratio = ours / blas (1.0 = same speed):
 //   ours   the kernel from tensor/kernels/conv2d.h into preallocated buffers (im2col,
 //          single-threaded OpenBLAS calls on shape-determined slices, on our threads; the
-//          3x3 stride-1 layers' forward and backward-input take Winograd F(4x4, 3x3), whose
+//          3x3 stride-1 layers take Winograd F(4x4, 3x3) in all three passes, whose
 //          GEMMs do 4x fewer flops: for those, GFLOP/s is the direct convolution's flops per
 //          second, "effective", and can exceed the machine's peak; LOWBIT_WINOGRAD=0 turns
 //          it off);

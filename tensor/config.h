@@ -28,8 +28,8 @@ class ReferenceModeGuard {
   bool previous_;
 };
 
-// Winograd F(4x4, 3x3) for f32 3x3 stride-1 convolutions on the CPU (forward and
-// backward-input; kernels/conv2d_winograd_cpu.cpp): about 4x fewer GEMM flops, at the cost
+// Winograd F(4x4, 3x3) for f32 3x3 stride-1 convolutions on the CPU (forward, backward
+// input and backward weight; kernels/conv2d_winograd_cpu.cpp): about 4x fewer GEMM flops, at the cost
 // of a looser error bound than im2col's (tests/conv2d_winograd_test.cpp states both). On by
 // default; off to audit or to compare bits with another im2col implementation. Initialised
 // from LOWBIT_WINOGRAD (0/false/off disables it).

@@ -15,8 +15,8 @@
 // once. The CPU path (conv2d_cpu.cpp) lowers each (image, group) to OpenBLAS GEMMs over
 // an im2col buffer, on slices of the work chosen from the shape alone, so its bits are
 // the same for any thread count; depthwise convolutions run a direct SIMD kernel (conv2d_depthwise_cpu.cpp),
-// and f32 3x3 stride-1 dense convolutions Winograd F(4x4, 3x3) for the forward and
-// backward-input passes (conv2d_winograd_cpu.cpp; set_winograd_enabled in tensor/config.h).
+// and f32 3x3 stride-1 dense convolutions Winograd F(4x4, 3x3) for all three passes
+// (conv2d_winograd_cpu.cpp; set_winograd_enabled in tensor/config.h).
 #pragma once
 
 #include <cstdint>

@@ -1,8 +1,9 @@
 // conv2d by Winograd's minimal filtering algorithm F(4x4, 3x3) (Lavin & Gray, "Fast
 // Algorithms for Convolutional Neural Networks", CVPR 2016), for the f32 3x3 stride-1
-// convolutions that make up most of a ResNet: the forward pass, and the backward-input
-// pass, which is itself such a convolution (of dY with the filters flipped and the two
-// channel axes swapped, padding 2 - pad).
+// convolutions that make up most of a ResNet: the forward pass; the backward-input pass,
+// which is itself such a convolution (of dY with the filters flipped and the two channel
+// axes swapped, padding 2 - pad); and the backward-weight pass through the adjoint
+// transforms (winograd_backward_weight).
 //
 // The output is cut into 4x4 tiles; tile (ty, tx) reads the 6x6 input patch d whose corner
 // is input (4ty - pad, 4tx - pad) (patches overlap by 2; outside the input they read 0).
@@ -33,8 +34,9 @@
 // depend on the SIMD target; the GEMMs are OpenBLAS's.
 //
 // Determinism: chunks of images are chosen from the shape; inside a chunk the transforms
-// are cut by (image, channel) and the GEMMs by xi, each element produced by one fixed
-// sequence of operations, whatever thread runs it.
+// are cut by channel (or by (image, channel)) and the GEMMs by xi, and the weight gradient
+// adds the chunks in order, so each element is produced by one fixed sequence of
+// operations, whatever thread runs it.
 
 // clang-format off
 #undef HWY_TARGET_INCLUDE
