@@ -1,6 +1,6 @@
-// Elementwise add and mul on 16M floats against a plain memcpy of the same buffer size,
-// all in one binary so the figures come from the same run (PERF.md: compare
-// side by side). Bytes counted: every byte read plus every byte written
+// Elementwise add and mul (and relu's backward, fused vs gt + where) on 16M floats
+// against a plain memcpy of the same buffer size, all in one binary so the figures come
+// from the same run (PERF.md: compare side by side). Bytes counted: every byte read plus every byte written
 // (add: 2 reads + 1 write; memcpy: 1 read + 1 write), so GB/s are comparable.
 //
 //   build/release/bench/binary_bench --benchmark_min_time=0.5
@@ -83,12 +83,38 @@ void BM_binary_inplace(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * 3 * kN * static_cast<int64_t>(sizeof(float)));
 }
 
+// relu's backward on 16M floats: the one-pass grad mask against the gt + where it
+// replaced (a b8 tensor written and read back, two passes). gy and y in [-1, 1), so
+// half of the gradients pass.
+lowbit::Tensor relu_backward_by_where(const lowbit::Tensor& gy, const lowbit::Tensor& y) {
+  using namespace lowbit;
+  return raw::where(raw::gt(y, scalar_tensor(0, y.dtype())), gy, scalar_tensor(0, gy.dtype()));
+}
+template <lowbit::Tensor (*Op)(const lowbit::Tensor&, const lowbit::Tensor&)>
+void BM_relu_backward(benchmark::State& state) {
+  set_threads();
+  const lowbit::Tensor gy = lowbit::uniform({kN}, -1, 1), y = lowbit::uniform({kN}, -1, 1);
+  for (auto _ : state) {
+    lowbit::Tensor gx = Op(gy, y);
+    benchmark::DoNotOptimize(gx.data_ptr());
+  }
+  state.SetBytesProcessed(state.iterations() * 3 * kN * static_cast<int64_t>(sizeof(float)));
+}
+
 BENCHMARK(BM_memcpy)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_memcpy_parallel)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_binary<lowbit::raw::add>)->Name("BM_add")->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_binary<lowbit::raw::mul>)->Name("BM_mul")->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_binary_inplace<lowbit::raw::add_>)->Name("BM_add_inplace")->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_binary_inplace<lowbit::raw::mul_>)->Name("BM_mul_inplace")->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_relu_backward<lowbit::raw::relu_backward>)
+    ->Name("BM_relu_backward")
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_relu_backward<relu_backward_by_where>)
+    ->Name("BM_relu_backward_by_gt_where")
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 }  // namespace
 

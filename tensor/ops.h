@@ -32,6 +32,13 @@ Tensor lt(const Tensor& a, const Tensor& b);
 Tensor le(const Tensor& a, const Tensor& b);
 Tensor gt(const Tensor& a, const Tensor& b);
 Tensor ge(const Tensor& a, const Tensor& b);
+// Gradient masks, the backward of relu and hardtanh in one pass (binary.h):
+//   relu_backward(grad, y)                      grad where y > 0, else +0
+//   hardtanh_backward(grad, x, min_val, max_val) grad where min_val < x < max_val, else +0
+// A NaN y or x gives +0 (as where(gt(y, 0), grad, 0) would); grad passes unchanged.
+// The bounds take the tensors' dtype as a scalar operand would (copy.h rules).
+Tensor relu_backward(const Tensor& grad, const Tensor& y);
+Tensor hardtanh_backward(const Tensor& grad, const Tensor& x, double min_val, double max_val);
 Tensor add(const Tensor& a, double b);
 Tensor sub(const Tensor& a, double b);
 Tensor mul(const Tensor& a, double b);

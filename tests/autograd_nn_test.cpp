@@ -181,6 +181,23 @@ TEST(AutogradNN, Relu6ValuesAndZeroGradientAtTheBounds) {
   EXPECT_EQ(grad_fn(y)->name, "relu6");
 }
 
+TEST(AutogradNN, ReluAndHardtanhGradientsAtNaNAndTheBounds) {
+  // The one-pass grad masks (raw::relu_backward / hardtanh_backward) keep the semantics
+  // of where(y > 0, gy, 0) and where(lo < x < hi, gy, 0): a NaN input gets gradient +0,
+  // so do the bounds and relu's +-0. f32, so the SIMD rows of the binary kernel run.
+  const float nan = std::nanf("");
+  Tensor x = leaf(from_vector<float>({nan, -0.0f, 0.0f, 1e-40f, -1, 0.5f, 1, 3, 6, 7}));
+  backward(sum(relu(x)));
+  EXPECT_EQ(grad(x).to_vector<float>(), (std::vector<float>{0, 0, 0, 1, 0, 1, 1, 1, 1, 1}));
+  EXPECT_FALSE(std::signbit(grad(x).to_vector<float>()[0]));
+  zero_grad(x);
+  backward(sum(relu6(x)));
+  EXPECT_EQ(grad(x).to_vector<float>(), (std::vector<float>{0, 0, 0, 1, 0, 1, 1, 1, 0, 0}));
+  zero_grad(x);
+  backward(sum(hardtanh(x, -1, 1)));
+  EXPECT_EQ(grad(x).to_vector<float>(), (std::vector<float>{0, 1, 1, 1, 0, 1, 0, 0, 0, 0}));
+}
+
 // ---- softmax ----
 
 TEST(AutogradNN, SoftmaxGradcheck) {

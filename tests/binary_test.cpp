@@ -1,5 +1,5 @@
 // binary ops: cpu == ref bit for bit (binary.h promises it, NaN and +-0 included) for
-// every op and dtype, on every SIMD target of this CPU, with broadcasting, non-contiguous
+// every op and dtype (grad masks included), on every SIMD target of this CPU, with broadcasting, non-contiguous
 // inputs, odd sizes and zero-size tensors; integer wrap-around; scalar and in-place
 // forms; determinism across thread counts; and the error messages.
 #include <hwy/targets.h>
@@ -28,10 +28,19 @@ struct OpCase {
   BinaryOp op;
   BinaryFn fn;
 };
+// The grad masks with bounds that the special values of input() hit exactly (-1 and 2),
+// and with an infinite bound.
+Tensor hardtanh_backward_m1_2(const Tensor& g, const Tensor& x) { return raw::hardtanh_backward(g, x, -1, 2); }
+Tensor hardtanh_backward_minf_half(const Tensor& g, const Tensor& x) {
+  return raw::hardtanh_backward(g, x, -INFINITY, 0.5);
+}
 const OpCase kOps[] = {{BinaryOp::add, raw::add}, {BinaryOp::sub, raw::sub},         {BinaryOp::mul, raw::mul},
                        {BinaryOp::div, raw::div}, {BinaryOp::minimum, raw::minimum}, {BinaryOp::maximum, raw::maximum},
                        {BinaryOp::eq, raw::eq},   {BinaryOp::ne, raw::ne},           {BinaryOp::lt, raw::lt},
-                       {BinaryOp::le, raw::le},   {BinaryOp::gt, raw::gt},           {BinaryOp::ge, raw::ge}};
+                       {BinaryOp::le, raw::le},   {BinaryOp::gt, raw::gt},           {BinaryOp::ge, raw::ge},
+                       {BinaryOp::relu_backward, raw::relu_backward},
+                       {BinaryOp::hardtanh_backward, hardtanh_backward_m1_2},
+                       {BinaryOp::hardtanh_backward, hardtanh_backward_minf_half}};
 
 bool legal(BinaryOp op, DType dt) {
   if (dt == DType::b8) return is_comparison(op);
@@ -104,7 +113,10 @@ Tensor input(const Shape& shape, DType dt, uint64_t seed, bool strided = false) 
     ref = c.fn(a, b);
   }
   const std::string msg = str_cat(binary_op_name(c.op), " ", describe(a), " with ", describe(b), " ", what);
-  const bool strict = c.op == BinaryOp::minimum || c.op == BinaryOp::maximum || is_comparison(c.op);
+  // minimum/maximum and the grad masks select one of their inputs (or +0), comparisons
+  // return 0/1: no NaN is computed, so those are bit-exact, payloads included.
+  const bool strict =
+      c.op == BinaryOp::minimum || c.op == BinaryOp::maximum || is_comparison(c.op) || is_grad_mask(c.op);
   return strict ? bit_equal(ref, fast, msg) : bit_equal_any_nan(ref, fast, msg);
 }
 
@@ -227,6 +239,51 @@ TEST(BinaryValues, FloatSpecialsAndComparisons) {
   EXPECT_EQ(raw::gt(from_vector<int8_t>({-1}), from_vector<int8_t>({-2})).dtype(), DType::b8);
 }
 
+TEST(BinaryValues, GradMasks) {
+  const double nan = std::nan("");
+  for (DType dt : {DType::f32, DType::f64}) {
+    SCOPED_TRACE(dtype_name(dt));
+    // relu_backward: gy where y > 0; y = +-0, negative or NaN gives +0; gy passes as is
+    // (NaN and -0 included) where y > 0.
+    const Tensor y = from_vector<double>({1, 0, -0.0, -1, nan, INFINITY, 1e-40, 2}).to(dt);
+    const Tensor gy = from_vector<double>({nan, 5, 5, 5, 5, -0.0, 3, -INFINITY}).to(dt);
+    const std::vector<double> r = raw::relu_backward(gy, y).to_vector<double>();
+    EXPECT_TRUE(std::isnan(r[0]));
+    for (int i = 1; i < 5; ++i) EXPECT_TRUE(r[i] == 0 && !std::signbit(r[i])) << i;
+    EXPECT_TRUE(r[5] == 0 && std::signbit(r[5]));  // -0 passes
+    EXPECT_EQ(r[6], 3);  // a subnormal y > 0 passes (1e-40 is subnormal in f32)
+    EXPECT_EQ(r[7], -INFINITY);
+    // hardtanh_backward: bounds excluded, NaN x gives 0, infinite bounds work.
+    const Tensor x = from_vector<double>({-1, -0.999, 0, 1.999, 2, nan, -INFINITY, INFINITY}).to(dt);
+    const Tensor g = from_vector<double>({1, 2, 3, 4, 5, 6, 7, 8}).to(dt);
+    EXPECT_EQ(raw::hardtanh_backward(g, x, -1, 2).to_vector<double>(), (std::vector<double>{0, 2, 3, 4, 0, 0, 0, 0}));
+    EXPECT_EQ(raw::hardtanh_backward(g, x, -INFINITY, INFINITY).to_vector<double>(),
+              (std::vector<double>{1, 2, 3, 4, 5, 0, 0, 0}));
+    EXPECT_EQ(raw::hardtanh_backward(g, x, 0, 0).to_vector<double>(), (std::vector<double>(8, 0.0)));
+  }
+  // Integers: relu_backward masks; the bounds of hardtanh_backward saturate (copy.h rules).
+  EXPECT_EQ(raw::relu_backward(from_vector<int8_t>({7, 7, 7}), from_vector<int8_t>({-1, 0, 1})).to_vector<int8_t>(),
+            (std::vector<int8_t>{0, 0, 7}));
+  EXPECT_EQ(raw::hardtanh_backward(from_vector<uint8_t>({9, 9, 9}), from_vector<uint8_t>({0, 1, 255}), -5, 1000)
+                .to_vector<uint8_t>(),
+            (std::vector<uint8_t>{0, 9, 0}));  // bounds 0 and 255, excluded
+}
+
+// The grad masks are the one-pass form of compare + where, as relu and hardtanh's
+// backward used to be written: same bits for every input, NaN and -0 included.
+TEST(BinaryValues, GradMasksEqualCompareAndWhere) {
+  for (DType dt : {DType::f32, DType::f64}) {
+    const Tensor gy = input({3, 1001}, dt, 7), y = input({3, 1001}, dt, 8), ys = input({3, 1001}, dt, 9, true);
+    for (const Tensor& t : {y, ys}) {
+      const Tensor zero = scalar_tensor(0, dt);
+      EXPECT_TRUE(bit_equal(raw::where(raw::gt(t, zero), gy, zero), raw::relu_backward(gy, t), "relu_backward"));
+      const Tensor lo = scalar_tensor(-1, dt), hi = scalar_tensor(2, dt);
+      EXPECT_TRUE(bit_equal(raw::where(raw::gt(t, lo), raw::where(raw::lt(t, hi), gy, zero), zero),
+                            raw::hardtanh_backward(gy, t, -1, 2), "hardtanh_backward"));
+    }
+  }
+}
+
 TEST(BinaryValues, ScalarOverloads) {
   const Tensor x = from_vector<float>({1, -2, 3.5f});
   EXPECT_EQ(raw::add(x, 2.0).to_vector<float>(), (std::vector<float>{3, 0, 5.5f}));
@@ -289,16 +346,18 @@ TEST(BinaryDeterminism, OneVsTwoThreadsOnStreamingSizes) {
     ASSERT_GE(n * static_cast<int64_t>(dtype_size(dt)), int64_t{32} << 20);
     const Tensor a = large_input(n, dt, 0.6180339887498949), b = large_input(n, dt, 0.7548776662466927);
     const std::string what = str_cat(dtype_name(dt), " n=", n);
-    Tensor one, two, ref, one_s, two_s;
+    Tensor one, two, ref, one_s, two_s, one_m, two_m;
     {
       test::ThreadGuard threads(1);
       one = raw::div(a, b);
       one_s = raw::mul(a, 0.75);
+      one_m = raw::relu_backward(a, b);
     }
     {
       test::ThreadGuard threads(2);
       two = raw::div(a, b);
       two_s = raw::mul(a, 0.75);
+      two_m = raw::relu_backward(a, b);
     }
     {
       ReferenceModeGuard guard(true);
@@ -307,6 +366,7 @@ TEST(BinaryDeterminism, OneVsTwoThreadsOnStreamingSizes) {
     EXPECT_TRUE(bit_equal(one, two, "div " + what + " 1 vs 2 threads"));
     EXPECT_TRUE(bit_equal(ref, two, "div " + what + " ref vs cpu"));
     EXPECT_TRUE(bit_equal(one_s, two_s, "tensor * scalar " + what + " 1 vs 2 threads"));
+    EXPECT_TRUE(bit_equal(one_m, two_m, "relu_backward " + what + " 1 vs 2 threads"));
   }
 }
 
@@ -319,7 +379,7 @@ TEST(BinaryErrors, MessagesNameTheOpShapesAndDTypes) {
   EXPECT_LOWBIT_ERROR(raw::div(i, i), "div: expected an f32 or f64 tensor", "[2,3] i32 cpu");
   const Tensor b = zeros({2, 3}, DType::b8);
   for (BinaryFn fn : {BinaryFn(raw::add), BinaryFn(raw::sub), BinaryFn(raw::mul), BinaryFn(raw::minimum),
-                      BinaryFn(raw::maximum)})
+                      BinaryFn(raw::maximum), BinaryFn(raw::relu_backward), BinaryFn(hardtanh_backward_m1_2)})
     EXPECT_LOWBIT_ERROR(fn(b, b), "arithmetic on bool tensors is not supported", "[2,3] bool cpu");
   EXPECT_LOWBIT_ERROR(raw::div(b, b), "div", "bool");
   Tensor small = zeros({3});
@@ -328,6 +388,8 @@ TEST(BinaryErrors, MessagesNameTheOpShapesAndDTypes) {
   Tensor ii = zeros({3}, DType::i32);
   EXPECT_LOWBIT_ERROR(raw::div_(ii, ii), "div", "f32 or f64");
   EXPECT_LOWBIT_ERROR(raw::add(Tensor(), f), "add: undefined input");
+  EXPECT_LOWBIT_ERROR(raw::relu_backward(f, d), "relu_backward: dtype mismatch", "[2,3] f32 cpu", "[2,3] f64 cpu");
+  EXPECT_LOWBIT_ERROR(raw::hardtanh_backward(f, zeros({4}), -1, 1), "hardtanh_backward: shapes [2,3] and [4]");
 }
 
 }  // namespace

@@ -7,11 +7,11 @@
 //
 // What must agree bit for bit (NaN matches any NaN: CUDA arithmetic returns the canonical
 // NaN 0x7fffffff where x86 returns its default NaN or the input's payload):
-//   transfers, casts, fill, where; binary add sub mul div minimum maximum and the
-//   comparisons; unary neg abs sign relu floor ceil round clamp sqrt rsqrt (single IEEE
-//   operations, correctly rounded on both); integer and bool sums; max, min, aminmax and
-//   argmax (these pick an element, so NaN payloads match too); uniform, randint and
-//   bernoulli draws.
+//   transfers, casts, fill, where; binary add sub mul div minimum maximum, the grad masks
+//   relu_backward hardtanh_backward and the comparisons; unary neg abs sign relu floor
+//   ceil round clamp sqrt rsqrt (single IEEE operations, correctly rounded on both);
+//   integer and bool sums; max, min, aminmax and argmax (these pick an element, so NaN
+//   payloads match too); uniform, randint and bernoulli draws.
 // What agrees within a stated bound:
 //   exp log tanh sigmoid pow    ulp distance (TranscendentalsWithinUlpBounds): the
 //                               documented maximum error of CUDA's function plus that
@@ -187,6 +187,8 @@ TEST(CudaElementwise, BinaryMatchesCpuBitForBit) {
       {"mul", [](const Tensor& a, const Tensor& b) { return raw::mul(a, b); }},
       {"minimum", [](const Tensor& a, const Tensor& b) { return raw::minimum(a, b); }},
       {"maximum", [](const Tensor& a, const Tensor& b) { return raw::maximum(a, b); }},
+      {"relu_backward", [](const Tensor& a, const Tensor& b) { return raw::relu_backward(a, b); }},
+      {"hardtanh_backward", [](const Tensor& a, const Tensor& b) { return raw::hardtanh_backward(a, b, -1, 2); }},
   };
   const std::pair<const char*, BinaryFn> compare[] = {
       {"eq", [](const Tensor& a, const Tensor& b) { return raw::eq(a, b); }},

@@ -9,8 +9,11 @@
 // them) and divide by the same integer count. So the tests below demand bit equality.
 // The backward passes are also checked as the adjoints of the forward maps in f64,
 // <pool(x), g> = <x, pool_backward(g)>, to within 1e-12 relative.
+#include <hwy/targets.h>
+
 #include <array>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <string>
 #include <vector>
@@ -53,7 +56,44 @@ const std::vector<PoolCase> kCases = {
     {{2, 2, 4, 4}, {4, 4}, {1, 1}, {2, 2}, {1, 1}},   {{1, 2, 1, 6}, {1, 3}, {1, 3}, {0, 1}, {1, 1}},
     {{4, 8, 33, 33}, {3, 3}, {2, 2}, {1, 1}, {1, 1}}, {{2, 16, 30, 22}, {2, 2}, {2, 2}, {0, 0}, {1, 1}},
     {{0, 3, 5, 5}, {3, 3}, {2, 2}, {1, 1}, {1, 1}},
+    // Wide rows for max pooling's vector path (stride_w 1 or 2, windows inside the input):
+    // ResNet's stem pooling on odd sizes, stride 1, dilation, 1x1 and non-square kernels.
+    {{2, 3, 23, 47}, {3, 3}, {2, 2}, {1, 1}, {1, 1}}, {{1, 2, 9, 57}, {3, 3}, {1, 1}, {1, 1}, {1, 1}},
+    {{1, 2, 12, 75}, {3, 3}, {2, 2}, {1, 1}, {2, 2}}, {{2, 2, 11, 64}, {2, 2}, {1, 1}, {0, 0}, {1, 3}},
+    {{1, 2, 7, 40}, {1, 1}, {2, 2}, {0, 0}, {1, 1}},  {{1, 1, 5, 45}, {2, 5}, {1, 2}, {1, 2}, {1, 1}},
+    {{1, 1, 4, 19}, {3, 3}, {2, 2}, {1, 1}, {1, 1}},
 };
+
+// Values that stress the max's tie and NaN rules: small integers (many ties, +-0 among
+// them, which tie too) with NaN, +-inf and -0 sprinkled in.
+Tensor special_input(const Shape& shape, DType dt, uint64_t seed) {
+  std::vector<double> v = raw::round(random_tensor(shape, DType::f64, seed, -2, 2)).to_vector<double>();
+  const double specials[] = {kNaN, -kNaN, INFINITY, -INFINITY, -0.0, 0.0};
+  for (size_t i = 0; i < v.size(); ++i) {
+    const uint64_t h = (i + 1) * 0x9E3779B97F4A7C15ull ^ seed;
+    if ((h >> 7) % 9 == 0) v[i] = specials[(h >> 13) % 6];
+  }
+  return from_vector(v, shape).to(dt);
+}
+
+// Runs fn once per SIMD target compiled into the library and supported by this CPU,
+// so every vector path of max pooling is checked, not only this machine's best one.
+template <typename Fn>
+void for_each_simd_target(Fn&& fn) {
+  auto use_targets = [](int64_t targets) {
+    hwy::SetSupportedTargetsForTest(targets);
+    hwy::GetChosenTarget().Update(hwy::SupportedTargets());
+  };
+  struct Reset {
+    std::function<void(int64_t)> use;
+    ~Reset() { use(0); }
+  } reset{use_targets};
+  for (int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    use_targets(target);
+    SCOPED_TRACE(hwy::TargetName(target));
+    fn();
+  }
+}
 
 std::string case_name(const char* op, const Tensor& x, const PoolCase& c) {
   return str_cat(op, " on ", describe(x), x.is_contiguous() ? "" : " (strided)", " kernel ",
@@ -74,10 +114,12 @@ TEST(Pool2dParity, MaxAndAvgCpuEqualsRefBitForBit) {
   uint64_t seed = 1;
   for (const PoolCase& c : kCases) {
     for (DType dt : {DType::f32, DType::f64}) {
-      for (int variant = 0; variant < 3; ++variant) {
-        // 0: contiguous, 1: strided, 2: small integers (many ties within a window).
+      for (int variant = 0; variant < 4; ++variant) {
+        // 0: contiguous, 1: strided, 2: small integers (many ties within a window),
+        // 3: ties with NaN, +-inf and -0 among them.
         const Tensor x = variant == 1   ? random_strided(c.in, dt, seed)
                          : variant == 2 ? raw::round(random_tensor(c.in, dt, seed, -2, 2))
+                         : variant == 3 ? special_input(c.in, dt, seed)
                                         : random_tensor(c.in, dt, seed);
         ++seed;
         auto max_fwd = [&] { return raw::max_pool2d(x, c.kernel, c.stride, c.padding, c.dilation); };
@@ -103,6 +145,26 @@ TEST(Pool2dParity, MaxAndAvgCpuEqualsRefBitForBit) {
       }
     }
   }
+}
+
+// Max pooling has a SIMD path: its values and indices on every target, on the cases
+// with rows wide enough for it (and a few without), ties and NaN included.
+TEST(Pool2dParity, MaxOnEveryTarget) {
+  for_each_simd_target([] {
+    uint64_t seed = 300;
+    for (const PoolCase& c : kCases) {
+      for (DType dt : {DType::f32, DType::f64}) {
+        for (const Tensor& x : {random_tensor(c.in, dt, seed), special_input(c.in, dt, seed + 1)}) {
+          auto fwd = [&] { return raw::max_pool2d(x, c.kernel, c.stride, c.padding, c.dilation); };
+          const auto [y_ref, i_ref] = run_on(false, fwd);
+          const auto [y_cpu, i_cpu] = run_on(true, fwd);
+          ASSERT_TRUE(bit_equal(y_ref, y_cpu, case_name("max_pool2d values", x, c)));
+          ASSERT_TRUE(bit_equal(i_ref, i_cpu, case_name("max_pool2d indices", x, c)));
+        }
+        seed += 2;
+      }
+    }
+  });
 }
 
 TEST(Pool2dParity, AdaptiveCpuEqualsRefBitForBit) {
@@ -258,12 +320,15 @@ TEST(Pool2dExamples, AdaptiveWindowsFloorCeil) {
 
 TEST(Pool2dDeterminism, OneAndTwoThreadsSameBits) {
   const Tensor x = random_tensor({8, 16, 29, 31}, DType::f32, 42);
+  const Tensor xs = special_input({4, 16, 30, 58}, DType::f32, 45);  // ties and NaN, vector rows
   const auto [y, idx] = raw::max_pool2d(x, {3, 3}, {2, 2}, {1, 1});
   const Tensor dy = random_tensor(y.sizes(), DType::f32, 43);
   const Tensor da = random_tensor({8, 16, 5, 7}, DType::f32, 44);
   auto all = [&] {
     return std::vector<Tensor>{raw::max_pool2d(x, {3, 3}, {2, 2}, {1, 1}).first,
                                raw::max_pool2d(x, {3, 3}, {2, 2}, {1, 1}).second,
+                               raw::max_pool2d(xs, {3, 3}, {2, 2}, {1, 1}).first,
+                               raw::max_pool2d(xs, {3, 3}, {2, 2}, {1, 1}).second,
                                raw::max_pool2d_backward(dy, idx, x.sizes()),
                                raw::avg_pool2d(x, {3, 3}, {2, 2}, {1, 1}, false),
                                raw::avg_pool2d_backward(dy, x.sizes(), {3, 3}, {2, 2}, {1, 1}, false),

@@ -13,11 +13,10 @@ Tensor clip(const char* name, const Tensor& x, double lo, double hi) {
   LOWBIT_CHECK(lo <= hi, name, ": min_val ", lo, " is greater than max_val ", hi, " (input ", describe(x), ")");
   Tensor y = raw::clamp(x, lo, hi);
   if (!any_requires_grad({x})) return y;
-  // d/dx clamp(x, lo, hi) = 1 for lo < x < hi, else 0 (bounds excluded).
+  // d/dx clamp(x, lo, hi) = 1 for lo < x < hi, else 0 (bounds excluded; a NaN x gets 0),
+  // in one pass: hardtanh_backward is where(lo < x && x < hi, gy, 0).
   return record(name, y, {x}, [lo, hi, saved_x = SavedTensor(x, name)](const Tensor& gy) -> Grads {
-    const Tensor& x = saved_x.get();
-    const Tensor zero = scalar_like(gy, 0);
-    return {raw::where(raw::gt(x, scalar_like(x, lo)), raw::where(raw::lt(x, scalar_like(x, hi)), gy, zero), zero)};
+    return {raw::hardtanh_backward(gy, saved_x.get(), lo, hi)};
   });
 }
 

@@ -43,9 +43,9 @@ Tensor abs(const Tensor& x) {
 
 Tensor relu(const Tensor& x) {
   // d/dx max(x, 0) = 1 for x > 0, else 0 (subgradient 0 at x = 0). y > 0 exactly when x > 0.
-  return record_unary("relu", x, raw::relu(x), Keep::output, [](const Tensor& y, const Tensor& gy) {
-    return raw::where(raw::gt(y, scalar_like(y, 0)), gy, scalar_like(gy, 0));
-  });
+  // relu_backward is where(y > 0, gy, 0) in one pass (a NaN y gets gradient 0).
+  return record_unary("relu", x, raw::relu(x), Keep::output,
+                      [](const Tensor& y, const Tensor& gy) { return raw::relu_backward(gy, y); });
 }
 
 Tensor exp(const Tensor& x) {

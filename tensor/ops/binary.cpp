@@ -19,7 +19,9 @@ void check_float(const char* op, const Tensor& x) {
 }
 
 // out = a op b, out allocated unless given (in-place: out is a, with a's shape).
-static Tensor binary_op(BinaryOp op, const Tensor& a, const Tensor& b, Tensor out = Tensor()) {
+// min_val, max_val: the bounds of hardtanh_backward (BinaryParams), unused otherwise.
+static Tensor binary_op(BinaryOp op, const Tensor& a, const Tensor& b, Tensor out = Tensor(), double min_val = 0,
+                        double max_val = 0) {
   const char* name = binary_op_name(op);
   check_same(name, a, b);
   if (op == BinaryOp::div) check_float(name, a);
@@ -37,6 +39,8 @@ static Tensor binary_op(BinaryOp op, const Tensor& a, const Tensor& b, Tensor ou
   BinaryParams p;
   p.op = op;
   p.dtype = a.dtype();
+  p.min_val = min_val;
+  p.max_val = max_val;
   p.layout = make_layout(shape, {&out.strides(), &ab.strides(), &bb.strides()});
   binary(a.device(), p, out.data_ptr(), ab.data_ptr(), bb.data_ptr());
   return out;
@@ -56,6 +60,10 @@ Tensor lt(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::lt, a, 
 Tensor le(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::le, a, b); }
 Tensor gt(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::gt, a, b); }
 Tensor ge(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::ge, a, b); }
+Tensor relu_backward(const Tensor& grad, const Tensor& y) { return binary_op(BinaryOp::relu_backward, grad, y); }
+Tensor hardtanh_backward(const Tensor& grad, const Tensor& x, double min_val, double max_val) {
+  return binary_op(BinaryOp::hardtanh_backward, grad, x, Tensor(), min_val, max_val);
+}
 Tensor add(const Tensor& a, double b) { return add(a, scalar_like(a, b)); }
 Tensor sub(const Tensor& a, double b) { return sub(a, scalar_like(a, b)); }
 Tensor mul(const Tensor& a, double b) { return mul(a, scalar_like(a, b)); }
