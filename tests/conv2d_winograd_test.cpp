@@ -220,20 +220,25 @@ void check_case(const Case& c, uint64_t seed) {
   EXPECT_TRUE(weight.ok) << "backward weight: worst error " << weight.worst << " x the bound";
   EXPECT_TRUE(backward.ok) << "backward input: worst error " << backward.worst << " x the bound";
   // A layout or transform bug gives errors of the order of the values: far above the bound.
-  // An error of exactly 0 everywhere would mean the Winograd path did not run (im2col and
-  // the reference round differently), checked by DiffersFromIm2col below.
+  // That the Winograd path ran: im2col rounds differently, so its bits differ.
+  set_winograd_enabled(false);
+  const Tensor out_im2col = raw::conv2d(x, w, b, {1, 1}, {c.pad, c.pad});
+  const Tensor dw_im2col = raw::conv2d_backward_weight(x, dy, w_shape, false, {1, 1}, {c.pad, c.pad}).first;
+  set_winograd_enabled(true);
+  EXPECT_FALSE(bit_equal(out_im2col, out, "forward im2col vs winograd")) << "the Winograd path did not run";
+  EXPECT_FALSE(bit_equal(dw_im2col, dw, "weight gradient im2col vs winograd")) << "the Winograd path did not run";
   std::printf("  %s: worst error / bound: forward %.3g, backward input %.3g, backward weight %.3g\n", c.str().c_str(),
               forward.worst, backward.worst, weight.worst);
 }
 
 TEST(Conv2dWinograd, MatchesReferenceWithinBound) {
   const Case cases[] = {
-      {1, 16, 4, 4, 16, 1, true},     // one tile
-      {2, 17, 9, 11, 19, 1, false},   // odd sizes, partial tiles in both directions
-      {1, 16, 6, 7, 23, 0, true},     // no padding: 4x5 output
-      {3, 21, 5, 13, 16, 2, true},    // padding 2: its backward has padding 0
-      {2, 33, 14, 14, 40, 1, false},  // ResNet layer3-like
-      {1, 16, 23, 5, 16, 1, true},    // tall and narrow: a single tile column
+      {48, 16, 4, 4, 16, 1, true},    // one tile per image
+      {6, 17, 9, 11, 19, 1, false},   // odd sizes, partial tiles in both directions
+      {24, 16, 6, 7, 23, 0, true},    // no padding: 4x5 output
+      {6, 21, 5, 13, 16, 2, true},    // padding 2: its backward has padding 0
+      {3, 33, 14, 14, 40, 1, false},  // ResNet layer3-like
+      {4, 16, 23, 5, 16, 1, true},    // tall and narrow: a single tile column
       {5, 48, 48, 48, 48, 1, false},  // 2 MiB of V and M per image: chunks of 4 and 1 images
   };
   uint64_t seed = 100;
@@ -261,8 +266,20 @@ TEST(Conv2dWinograd, SameBitsForAnyThreadCount) {
 // The switch: with Winograd off the same call takes im2col, whose rounding differs (so the
 // test above really ran Winograd), and which stays within im2col's own tighter bound
 // 2 (K + 2) u sum|w||x| of tests/conv2d_test.cpp.
+// Fewer than 48 output tiles over the batch (ResNet-18's layer4 at batch 1 has 4) make GEMMs
+// too narrow to pay: those shapes take im2col, bit for bit.
+TEST(Conv2dWinograd, FewTilesTakeIm2col) {
+  const Tensor x = random_tensor({1, 16, 7, 7}, DType::f32, 13);
+  const Tensor w = random_tensor({16, 16, 3, 3}, DType::f32, 14);
+  const Tensor with = raw::conv2d(x, w, Tensor(), {1, 1}, {1, 1});
+  set_winograd_enabled(false);
+  const Tensor without = raw::conv2d(x, w, Tensor(), {1, 1}, {1, 1});
+  set_winograd_enabled(true);
+  EXPECT_TRUE(bit_equal(without, with, "7x7 batch 1: im2col either way"));
+}
+
 TEST(Conv2dWinograd, DiffersFromIm2colAndCanBeTurnedOff) {
-  const Tensor x = random_tensor({2, 32, 12, 12}, DType::f32, 11);
+  const Tensor x = random_tensor({6, 32, 12, 12}, DType::f32, 11);
   const Tensor w = random_tensor({32, 32, 3, 3}, DType::f32, 12);
   ASSERT_TRUE(winograd_enabled());
   const Tensor wino = raw::conv2d(x, w, Tensor(), {1, 1}, {1, 1});

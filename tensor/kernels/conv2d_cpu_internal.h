@@ -79,7 +79,7 @@ void depthwise_backward_weight(const Conv2dParams& p, const T* input, const T* g
 // ---- Winograd F(4x4, 3x3) (conv2d_winograd_cpu.cpp), float only ----------------------------
 
 // f32, 3x3, stride 1, no dilation, groups 1, equal padding <= 2, >= 16 channels each way,
-// output >= 4x4, and winograd_enabled().
+// output >= 4x4, >= 48 output tiles over the batch, and winograd_enabled().
 bool winograd_eligible(const Conv2dParams& p);
 // output = conv(input, g) + bias with g[k][c] = weight[k][c], or, when flip_transpose,
 // g[k][c] = weight[c][k] rotated by 180 degrees (weight then has shape (C_in, C_out, 3, 3)

@@ -332,6 +332,7 @@ namespace {
 
 constexpr int64_t kTile = 4;                       // F(4x4, 3x3): 4x4 outputs per tile...
 constexpr int64_t kPoints = 36;                    // ...from a 6x6 patch: 36 GEMMs
+constexpr int64_t kMinTiles = 48;                  // fewer tiles in all: im2col (winograd_eligible)
 constexpr int64_t kMaxLanes = 16;                  // row scratch is sized for up to 16 lanes (AVX-512)
 constexpr int64_t kChunkBytes = int64_t(8) << 20;  // V and M of one chunk of images: about this much
 
@@ -354,10 +355,15 @@ void transform_weights(const float* weight, int64_t K, int64_t C, bool flip_tran
 
 bool winograd_eligible(const Conv2dParams& p) {
   // 3x3 stride-1 undilated dense convolutions, with enough channels for the GEMMs to pay
-  // for the transforms and outputs large enough that 4x4 tiles are not mostly padding.
-  return winograd_enabled() && p.dtype == DType::f32 && p.kernel_h == 3 && p.kernel_w == 3 && p.stride_h == 1 &&
-         p.stride_w == 1 && p.dilation_h == 1 && p.dilation_w == 1 && p.groups == 1 && p.pad_h == p.pad_w &&
-         p.pad_h <= 2 && p.in_channels >= 16 && p.out_channels >= 16 && p.out_h() >= 4 && p.out_w() >= 4;
+  // for the transforms, outputs large enough that 4x4 tiles are not mostly padding, and
+  // enough tiles in all for GEMMs wide enough to run near OpenBLAS's speed: ResNet-18's
+  // layer3 (14x14, 16 tiles) and layer4 (7x7, 4 tiles) at batch 1 ran at 0.3-0.6x of
+  // im2col with Winograd (bench/conv2d_bench.cpp), layer2 at batch 1 (49 tiles) at 1.0-1.5x.
+  if (!(winograd_enabled() && p.dtype == DType::f32 && p.kernel_h == 3 && p.kernel_w == 3 && p.stride_h == 1 &&
+        p.stride_w == 1 && p.dilation_h == 1 && p.dilation_w == 1 && p.groups == 1 && p.pad_h == p.pad_w &&
+        p.pad_h <= 2 && p.in_channels >= 16 && p.out_channels >= 16 && p.out_h() >= 4 && p.out_w() >= 4))
+    return false;
+  return p.batch * ceil_div(p.out_h(), kTile) * ceil_div(p.out_w(), kTile) >= kMinTiles;
 }
 
 namespace {
