@@ -54,7 +54,7 @@ struct Layer {
 };
 
 // ResNet-18 at 224: conv1, the 3x3 convs of each stage, the first conv of layer2 (stride
-// 2) and its 1x1 stride-2 downsample shortcut.
+// 2) and the 1x1 stride-2 downsample shortcuts of layers 2-4.
 const Layer kLayers[] = {
     {"conv1_7x7s2_3to64_224", 3, 224, 64, 7, 2, 3},
     {"layer1_3x3_64_56", 64, 56, 64, 3, 1, 1},
@@ -63,6 +63,8 @@ const Layer kLayers[] = {
     {"layer2_3x3_128_28", 128, 28, 128, 3, 1, 1},
     {"layer3_3x3_256_14", 256, 14, 256, 3, 1, 1},
     {"layer4_3x3_512_7", 512, 7, 512, 3, 1, 1},
+    {"layer3_1x1s2_128to256_28", 128, 28, 256, 1, 2, 0},
+    {"layer4_1x1s2_256to512_14", 256, 14, 512, 1, 2, 0},
 };
 
 enum class Pass { forward, backward_input, backward_weight };

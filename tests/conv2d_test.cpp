@@ -166,6 +166,18 @@ std::vector<Conv> configs() {
       make(2, 1, 9, 11, 1, 3, 3, {1, 1}, {1, 1}),                        // one channel: depthwise with groups=1
       make(2, 16, 7, 9, 24, 1, 1),                                       // 1x1 pointwise
       make(3, 16, 9, 9, 8, 1, 1, {2, 2}, {0, 0}, {1, 1}, 1, false),      // 1x1 stride 2 (downsample)
+      // 1x1 with a stride, f32 (conv2d_pointwise_cpu.cpp): rows of W not a multiple of 6,
+      // panels inside one row (de-interleaved) and across rows and images, blocks and row
+      // slices, the last element of the input read by a whole-row panel, strides 3, (2, 1)
+      // and (1, 2), K large, fewer columns than one panel.
+      make(2, 64, 80, 77, 70, 1, 1, {2, 2}),
+      make(3, 130, 21, 23, 20, 1, 1, {2, 2}, {0, 0}, {1, 1}, 1, false),
+      make(1, 33, 64, 64, 13, 1, 1, {2, 2}),
+      make(2, 7, 17, 50, 9, 1, 1, {3, 3}),
+      make(2, 5, 9, 40, 11, 1, 1, {2, 1}),
+      make(1, 6, 12, 35, 5, 1, 1, {1, 2}, {0, 0}, {1, 1}, 1, false),
+      make(1, 300, 7, 7, 64, 1, 1, {2, 2}),
+      make(1, 256, 14, 14, 512, 1, 1, {2, 2}),
       make(1, 8, 6, 6, 8, 1, 1, {1, 1}, {1, 1}),                         // 1x1 with padding
       make(1, 6, 8, 5, 4, 2, 4, {1, 3}, {0, 2}, {1, 1}, 2),              // non-square kernel
       make(1, 2, 5, 5, 3, 5, 5),                                         // kernel = input: 1x1 output
@@ -267,6 +279,8 @@ TEST(Conv2d, SameBitsForAnyThreadCount) {
            make(2, 64, 28, 28, 64, 3, 3, {1, 1}, {1, 1}),                    // layer1-like
            make(1, 128, 14, 14, 256, 3, 3, {2, 2}, {1, 1}),                  // layer3 downsampling 3x3: row slices
            make(4, 64, 16, 16, 128, 1, 1, {2, 2}, {0, 0}, {1, 1}, 1, false), // 1x1/2 shortcut
+           make(1, 256, 14, 14, 512, 1, 1, {2, 2}),                          // 1x1/2: row slices
+           make(3, 64, 56, 56, 128, 1, 1, {2, 2}),                           // 1x1/2: many blocks
            make(1, 256, 7, 7, 256, 1, 1),                                    // pointwise
            make(1, 3, 64, 64, 64, 7, 7, {2, 2}, {3, 3}),                     // conv1
            make(2, 32, 28, 28, 32, 3, 3, {1, 1}, {1, 1}, {1, 1}, 32),        // depthwise

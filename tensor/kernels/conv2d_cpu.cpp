@@ -288,6 +288,8 @@ void forward_typed(const Conv2dParams& p, const T* input, const T* weight, const
   if (is_depthwise(p)) return depthwise_forward(p, input, weight, bias, output);
   if constexpr (std::is_same_v<T, float>)
     if (winograd_eligible(p)) return winograd_forward(p, input, weight, bias, output, false);
+  if constexpr (std::is_same_v<T, float>)
+    if (pointwise_strided_eligible(p)) return pointwise_strided_forward(p, input, weight, bias, output);
   const double gemm_flops = 2.0 * static_cast<double>(g.out_group) * static_cast<double>(g.positions) *
                             static_cast<double>(g.K);
   int64_t tiles = std::min(ceil_div(g.positions, tile_cols<T>(g.K)), max_slices(g.positions));

@@ -90,4 +90,12 @@ void winograd_forward(const Conv2dParams& p, const float* input, const float* we
 void winograd_backward_weight(const Conv2dParams& p, const float* input, const float* grad_output,
                               float* grad_weight);
 
+// ---- 1x1 convolutions with a stride (conv2d_pointwise_cpu.cpp), f32 forward ----------------
+
+// f32, 1x1, no padding, groups 1, stride > 1 along at least one axis.
+bool pointwise_strided_eligible(const Conv2dParams& p);
+// output = conv(input, weight) + bias (bias may be null); requires pointwise_strided_eligible(p).
+void pointwise_strided_forward(const Conv2dParams& p, const float* input, const float* weight, const float* bias,
+                               float* output);
+
 }  // namespace lowbit::cpu
