@@ -54,44 +54,9 @@ HWY_INLINE void StoreFromF64(DD, VD v, float* HWY_RESTRICT p) {
 HWY_INLINE void StoreFromF64(DD dd, VD v, double* HWY_RESTRICT p) { hn::StoreU(v, dd, p); }
 
 // The sums of one plane of n values, element i into partial sum i % 16 (16/N vectors of
-// N lanes, the scalar tail into the same partials), folded by fold16():
-//   PlaneSum       sum x, or sum (x - *mean)^2 when mean is given
+// N lanes, the scalar tail into the same partials), folded by fold16(), as row_sum() of
+// cpu_sum.h (reduce_cpu.cpp) sums x or (x - mean)^2:
 //   PlaneGradSums  out[0] = sum dy, out[1] = sum dy * (x - mean)
-template <typename T>
-HWY_INLINE double PlaneSum(const T* HWY_RESTRICT x, int64_t n, const double* mean) {
-  const DD dd;
-  constexpr int64_t N = static_cast<int64_t>(hn::MaxLanes(DD()));
-  constexpr int64_t K = kSumLanes / N;
-  VD acc[K];
-#pragma GCC unroll 16
-  for (int64_t k = 0; k < K; ++k) acc[k] = hn::Zero(dd);
-  const VD m = hn::Set(dd, mean ? *mean : 0.0);
-  int64_t i = 0;
-  for (; i + kSumLanes <= n; i += kSumLanes) {
-#pragma GCC unroll 16
-    for (int64_t k = 0; k < K; ++k) {
-      VD v = LoadAsF64(dd, x + i + k * N);
-      if (mean != nullptr) {
-        v = hn::Sub(v, m);
-        v = hn::Mul(v, v);
-      }
-      acc[k] = hn::Add(acc[k], v);
-    }
-  }
-  HWY_ALIGN double lanes[kSumLanes];
-#pragma GCC unroll 16
-  for (int64_t k = 0; k < K; ++k) hn::Store(acc[k], dd, lanes + k * N);
-  for (; i < n; ++i) {  // tail: the same operations, one lane at a time
-    double v = static_cast<double>(x[i]);
-    if (mean != nullptr) {
-      v = v - *mean;
-      v = v * v;
-    }
-    lanes[i % kSumLanes] += v;
-  }
-  return fold16(lanes);
-}
-
 template <typename T>
 HWY_INLINE void PlaneGradSums(const T* HWY_RESTRICT dy, const T* HWY_RESTRICT x, int64_t n, double mean,
                               double* out) {
@@ -177,8 +142,6 @@ HWY_INLINE void PlaneScale(const T* HWY_RESTRICT dy, T* HWY_RESTRICT dx, int64_t
 }  // namespace
 
 // Non-template entry points for HWY_EXPORT (one per element type).
-double PlaneSumF32(const float* x, int64_t n, const double* mean) { return PlaneSum(x, n, mean); }
-double PlaneSumF64(const double* x, int64_t n, const double* mean) { return PlaneSum(x, n, mean); }
 void PlaneGradSumsF32(const float* dy, const float* x, int64_t n, double mean, double* out) {
   PlaneGradSums(dy, x, n, mean, out);
 }
@@ -202,8 +165,6 @@ HWY_AFTER_NAMESPACE();
 #if HWY_ONCE
 namespace lowbit::cpu {
 
-HWY_EXPORT(PlaneSumF32);
-HWY_EXPORT(PlaneSumF64);
 HWY_EXPORT(PlaneGradSumsF32);
 HWY_EXPORT(PlaneGradSumsF64);
 HWY_EXPORT(PlaneNormalizeF32);
@@ -221,11 +182,6 @@ template <typename T>
 constexpr bool kF32 = std::is_same_v<T, float>;
 
 // The dispatched plane kernels, by element type.
-template <typename T>
-double plane_sum(const T* x, int64_t n, const double* mean) {
-  if constexpr (kF32<T>) return HWY_DYNAMIC_DISPATCH(PlaneSumF32)(x, n, mean);
-  else return HWY_DYNAMIC_DISPATCH(PlaneSumF64)(x, n, mean);
-}
 template <typename T>
 void plane_grad_sums(const T* dy, const T* x, int64_t n, double mean, double* out) {
   if constexpr (kF32<T>) HWY_DYNAMIC_DISPATCH(PlaneGradSumsF32)(dy, x, n, mean, out);
@@ -278,11 +234,11 @@ void train_typed(const BatchNormParams& p, const T* x, const T* gamma, const T* 
   const double M = static_cast<double>(p.batch * S);
   std::vector<double> part(static_cast<size_t>(p.batch * C));
   // Pass 1: mean = (1/M) sum x.
-  for_each_plane(p, [&](int64_t plane, int64_t, int64_t) { part[plane] = plane_sum(x + plane * S, S, nullptr); });
+  for_each_plane(p, [&](int64_t plane, int64_t, int64_t) { part[plane] = row_sum(x + plane * S, S, nullptr); });
   std::vector<double> mean = channel_totals(p, part);
   for (double& m : mean) m /= M;
   // Pass 2: q = sum (x - mean)^2.
-  for_each_plane(p, [&](int64_t plane, int64_t, int64_t c) { part[plane] = plane_sum(x + plane * S, S, &mean[c]); });
+  for_each_plane(p, [&](int64_t plane, int64_t, int64_t c) { part[plane] = row_sum(x + plane * S, S, &mean[c]); });
   const std::vector<double> q = channel_totals(p, part);
   // Per channel: {mean, invstd, gamma, beta}, the statistics saved and the running update.
   std::vector<double> consts(static_cast<size_t>(4 * C));

@@ -18,4 +18,9 @@ inline double fold16(double* lanes) {
   return lanes[0];
 }
 
+// sum over i < n of double(x[i]), or of (double(x[i]) - *mean)^2 when mean is given: element
+// i into partial sum i % kSumLanes, folded by fold16(). Highway, in reduce_cpu.cpp.
+double row_sum(const float* x, int64_t n, const double* mean);
+double row_sum(const double* x, int64_t n, const double* mean);
+
 }  // namespace lowbit::cpu

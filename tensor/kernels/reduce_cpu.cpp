@@ -278,6 +278,9 @@ namespace lowbit::cpu {
 
 HWY_EXPORT(RowSumF32);
 HWY_EXPORT(RowSumF64);
+
+double row_sum(const float* x, int64_t n, const double* mean) { return HWY_DYNAMIC_DISPATCH(RowSumF32)(x, n, mean); }
+double row_sum(const double* x, int64_t n, const double* mean) { return HWY_DYNAMIC_DISPATCH(RowSumF64)(x, n, mean); }
 HWY_EXPORT(ColSumF32);
 HWY_EXPORT(ColSumF64);
 HWY_EXPORT(RowMinMaxF32);
