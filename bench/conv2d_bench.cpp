@@ -9,7 +9,8 @@
 //          3x3 stride-1 layers take Winograd F(4x4, 3x3) in all three passes, whose
 //          GEMMs do 4x fewer flops: for those, GFLOP/s is the direct convolution's flops per
 //          second, "effective", and can exceed the machine's peak; LOWBIT_WINOGRAD=0 turns
-//          it off);
+//          it off; the forward pass of the 1x1 stride-2 shortcuts gathers straight into
+//          the packed panels of our own micro-kernel, conv2d_pointwise_cpu.cpp);
 //   blas   one cblas_sgemm with OpenBLAS threading itself, on the GEMM the pass lowers to,
 //          with the whole batch in one call (K = C_in/g*kH*kW, P = H_out*W_out, N = batch):
 //            forward          [C_out x K] @ [K x N*P]
@@ -22,10 +23,12 @@
 // Measured on the 2-core dev VM (AVX2 dispatch, OpenBLAS ZEN kernels), several runs, im2col
 // (before Winograd; the issue-3 closing note has the Winograd figures): forward
 // ratio 0.80-0.95 on the 7x7 and 3x3 layers at batch 1 and 32 (0.77-0.83 for layer4 at
-// batch 32, 1.05-1.5 for layer4 at batch 1 where OpenBLAS threads badly), 0.6-0.8 on the
-// 1x1/2 downsample (memory-bound: it writes twice the data it reads); backward passes
-// 0.8-0.9, the 1x1/2 downsample 0.6-0.75. This VM is shared: single runs vary by up to 2x,
-// so repeat a run and compare ratios, not GFLOP/s across runs.
+// batch 32, 1.05-1.5 for layer4 at batch 1 where OpenBLAS threads badly); backward passes
+// 0.8-0.9. The 1x1/2 shortcuts (memory-bound: the input is 4x the pixels they read):
+// forward 0.78-0.98 at batch 32 and 1.0-2.0 at batch 1 with the packed micro-kernel
+// (0.69-0.77 through im2col before it); backward input 0.65-0.78, backward weight 0.7-1.0.
+// This VM is shared: single runs vary by up to 2x, so repeat a run and compare ratios,
+// not GFLOP/s across runs.
 //
 //   build/release/bench/conv2d_bench --benchmark_min_time=0.3
 //   build/release/bench/conv2d_bench --benchmark_filter='forward.*batch:1$'
