@@ -1,0 +1,105 @@
+#include "models/resnet.h"
+
+#include "autograd/ops.h"
+#include "tensor/error.h"
+
+namespace lowbit::models {
+
+namespace {
+
+std::shared_ptr<nn::Conv2d> conv(int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t pad, DType dtype,
+                                 Generator* gen) {
+  auto c = std::make_shared<nn::Conv2d>(
+      in, out, kernel,
+      nn::Conv2dOptions{.stride = {stride, stride}, .padding = {pad, pad}, .bias = false, .dtype = dtype, .gen = gen});
+  nn::kaiming_normal_(c->weight, nn::FanMode::fan_out, 0, gen);
+  return c;
+}
+
+std::shared_ptr<nn::BatchNorm2d> bn(int64_t channels, DType dtype) {
+  return std::make_shared<nn::BatchNorm2d>(channels, nn::BatchNormOptions{.dtype = dtype});
+}
+
+}  // namespace
+
+BasicBlock::BasicBlock(int64_t in_channels, int64_t channels, int64_t stride, DType dtype, Generator* gen)
+    : Module("BasicBlock") {
+  conv1 = register_module("conv1", conv(in_channels, channels, 3, stride, 1, dtype, gen));
+  bn1 = register_module("bn1", bn(channels, dtype));
+  relu = register_module("relu", std::make_shared<nn::ReLU>());
+  conv2 = register_module("conv2", conv(channels, channels, 3, 1, 1, dtype, gen));
+  bn2 = register_module("bn2", bn(channels, dtype));
+  if (stride != 1 || in_channels != channels) {
+    downsample = register_module("downsample", std::make_shared<nn::Sequential>());
+    downsample->push_back(conv(in_channels, channels, 1, stride, 0, dtype, gen));
+    downsample->push_back(bn(channels, dtype));
+  }
+  add = register_module("add", std::make_shared<nn::Add>());
+}
+
+Tensor BasicBlock::forward(const Tensor& x) {
+  Tensor out = (*relu)((*bn1)((*conv1)(x)));
+  out = (*bn2)((*conv2)(out));
+  const Tensor identity = downsample ? (*downsample)(x) : x;
+  return (*relu)((*add)(out, identity));
+}
+
+ResNet::ResNet(const ResNetConfig& c, Generator* gen) : Module("ResNet"), config(c) {
+  LOWBIT_CHECK(!c.blocks.empty() && c.blocks.size() == c.widths.size(), "ResNet: ", c.blocks.size(),
+               " stages of blocks but ", c.widths.size(), " widths");
+  const int64_t stem_width = c.widths[0];
+  if (c.stem == Stem::imagenet) {
+    register_module("conv1", conv(c.in_channels, stem_width, 7, 2, 3, c.dtype, gen));
+  } else {
+    register_module("conv1", conv(c.in_channels, stem_width, 3, 1, 1, c.dtype, gen));
+  }
+  register_module("bn1", bn(stem_width, c.dtype));
+  register_module("relu", std::make_shared<nn::ReLU>());
+  if (c.stem == Stem::imagenet) {
+    register_module("maxpool", std::make_shared<nn::MaxPool2d>(nn::Pair{3, 3}, nn::Pair{2, 2}, nn::Pair{1, 1}));
+  } else {
+    register_module("maxpool", std::make_shared<nn::Identity>());
+  }
+  int64_t in = stem_width;
+  for (size_t stage = 0; stage < c.blocks.size(); ++stage) {
+    auto layer = register_module("layer" + std::to_string(stage + 1), std::make_shared<nn::Sequential>());
+    for (int64_t b = 0; b < c.blocks[stage]; ++b) {
+      const int64_t stride = stage > 0 && b == 0 ? 2 : 1;
+      auto block = layer->push_back(std::make_shared<BasicBlock>(in, c.widths[stage], stride, c.dtype, gen));
+      if (c.zero_init_residual) nn::zeros_(block->bn2->weight);
+      in = c.widths[stage];
+    }
+  }
+  register_module("avgpool", std::make_shared<nn::AdaptiveAvgPool2d>(nn::Pair{1, 1}));
+  register_module("fc",
+                  std::make_shared<nn::Linear>(in, c.num_classes, nn::LinearOptions{.dtype = c.dtype, .gen = gen}));
+}
+
+Tensor ResNet::forward(const Tensor& x) {
+  Tensor y = x;
+  for (const auto& [name, child] : children()) {
+    if (name == "fc") y = flatten(y, 1);
+    y = (*child)(y);
+  }
+  return y;
+}
+
+std::shared_ptr<ResNet> resnet18(int64_t num_classes, int64_t in_channels, Stem stem, Generator* gen) {
+  return std::make_shared<ResNet>(ResNetConfig{.blocks = {2, 2, 2, 2},
+                                               .widths = {64, 128, 256, 512},
+                                               .stem = stem,
+                                               .in_channels = in_channels,
+                                               .num_classes = num_classes},
+                                  gen);
+}
+
+std::shared_ptr<ResNet> resnet20(int64_t num_classes, int64_t in_channels, Generator* gen) {
+  return std::make_shared<ResNet>(ResNetConfig{.blocks = {3, 3, 3},
+                                               .widths = {16, 32, 64},
+                                               .stem = Stem::cifar,
+                                               .in_channels = in_channels,
+                                               .num_classes = num_classes},
+                                  gen);
+}
+
+}  // namespace lowbit::models
