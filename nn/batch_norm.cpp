@@ -24,13 +24,14 @@ BatchNorm2d::BatchNorm2d(int64_t num_features_, BatchNormOptions options_)
 Tensor BatchNorm2d::forward(const Tensor& x) {
   LOWBIT_CHECK(x.dim() == 4 && x.size(1) == num_features, "BatchNorm2d(", num_features, "): expected input [N, ",
                num_features, ", H, W], got ", shape_str(x.sizes()));
-  if (is_training()) {
+  Tensor y = batch_norm(x, weight, bias, running_mean, running_var, is_training(), options.momentum, options.eps);
+  if (is_training()) {  // counted after the call, so a call that throws is not counted
     NoGradGuard no_grad;
     Tensor count = num_batches_tracked;
     count.copy_(raw::add(count, 1.0));
     count.bump_version();
   }
-  return batch_norm(x, weight, bias, running_mean, running_var, is_training(), options.momentum, options.eps);
+  return y;
 }
 
 std::string BatchNorm2d::extra_repr() const {

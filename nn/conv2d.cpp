@@ -13,7 +13,11 @@ Conv2d::Conv2d(int64_t in_channels_, int64_t out_channels_, std::array<int64_t, 
       in_channels(in_channels_),
       out_channels(out_channels_),
       kernel_size(kernel_size_),
-      options(options_) {
+      options([&] {  // the generator is used here only: do not keep a pointer that may dangle
+        Conv2dOptions kept = options_;
+        kept.gen = nullptr;
+        return kept;
+      }()) {
   LOWBIT_CHECK(in_channels > 0 && out_channels > 0 && kernel_size[0] > 0 && kernel_size[1] > 0 && options.groups > 0,
                "Conv2d: channels, kernel size and groups must be positive (in ", in_channels, ", out ", out_channels,
                ", kernel ", kernel_size[0], "x", kernel_size[1], ", groups ", options.groups, ")");
@@ -22,11 +26,11 @@ Conv2d::Conv2d(int64_t in_channels_, int64_t out_channels_, std::array<int64_t, 
   weight = register_parameter(
       "weight", empty({out_channels, in_channels / options.groups, kernel_size[0], kernel_size[1]}, options.dtype));
   // kaiming_uniform_(a = sqrt(5)): gain sqrt(2 / 6), bound = gain * sqrt(3 / fan_in) = 1 / sqrt(fan_in).
-  kaiming_uniform_(weight, FanMode::fan_in, std::sqrt(5.0), options.gen);
+  kaiming_uniform_(weight, FanMode::fan_in, std::sqrt(5.0), options_.gen);
   if (options.bias) {
     bias = register_parameter("bias", empty({out_channels}, options.dtype));
     const double bound = 1.0 / std::sqrt(static_cast<double>(fan_in(weight)));
-    uniform_(bias, -bound, bound, options.gen);
+    uniform_(bias, -bound, bound, options_.gen);
   }
 }
 

@@ -18,7 +18,7 @@ struct Conv2dOptions {
   int64_t groups = 1;
   bool bias = true;
   DType dtype = DType::f32;
-  Generator* gen = nullptr;  // for the initial values; nullptr: the default generator
+  Generator* gen = nullptr;  // for the initial values; nullptr: the default generator (not kept)
 };
 
 class Conv2d : public Module {

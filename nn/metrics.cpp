@@ -12,6 +12,8 @@ int64_t topk_correct(const Tensor& logits, const Tensor& target, int64_t k) {
                "topk_correct: expected logits [N, C] and target [N], got ",
                logits.defined() ? shape_str(logits.sizes()) : "undefined", " and ",
                target.defined() ? shape_str(target.sizes()) : "undefined");
+  LOWBIT_CHECK(!is_floating(target.dtype()), "topk_correct: target must hold integer class indices, got ",
+               describe(target));
   LOWBIT_CHECK(k >= 1, "topk_correct: k must be >= 1, got ", k);
   const int64_t N = logits.size(0), C = logits.size(1);
   const std::vector<double> x = logits.to(DType::f64).to_vector<double>();

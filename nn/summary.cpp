@@ -30,8 +30,12 @@ Summary summarize(Module& model, const Shape& input_shape, DType dtype) {
     names[m] = name.empty() ? "(model)" : name;
     modes.emplace_back(m, m->is_training());
   }
+  // Parents first, so children end with their own mode; also when the forward pass throws.
+  auto restore_modes = [&] {
+    for (auto& [m, training] : modes) m->train(training);
+  };
   Summary s;
-  {
+  try {
     model.eval();
     NoGradGuard no_grad;
     ModuleTrace trace([&](const Module& m, const Tensor& input, const Tensor& output) {
@@ -41,8 +45,11 @@ Summary summarize(Module& model, const Shape& input_shape, DType dtype) {
       s.rows.push_back(row);
     });
     model(zeros(input_shape, dtype));
+  } catch (...) {
+    restore_modes();
+    throw;
   }
-  for (auto& [m, training] : modes) m->train(training);  // parents first, so children end with their own mode
+  restore_modes();
   for (auto& [n, p] : model.named_parameters()) {
     s.total_params += p.numel();
     if (requires_grad(p)) s.trainable_params += p.numel();
