@@ -68,6 +68,10 @@ const Layer kLayers[] = {
     {"layer4_3x3_512_7", 512, 7, 512, 3, 1, 1},
     {"layer3_1x1s2_128to256_28", 128, 28, 256, 1, 2, 0},
     {"layer4_1x1s2_256to512_14", 256, 14, 512, 1, 2, 0},
+    // CIFAR ResNet-20 on 28x28 Fashion-MNIST: 16, 32 and 64 channels.
+    {"resnet20_3x3_16_28", 16, 28, 16, 3, 1, 1},
+    {"resnet20_3x3_32_14", 32, 14, 32, 3, 1, 1},
+    {"resnet20_3x3_64_7", 64, 7, 64, 3, 1, 1},
 };
 
 enum class Pass { forward, backward_input, backward_weight };

@@ -46,13 +46,13 @@ Pipeline run_pipeline(const Tensor& train_x, const Tensor& train_y, const Tensor
   r.pixel_mean = raw::mean(train_x);
   r.pixel_std = raw::sqrt(raw::var(train_x));
   // onehot[n, c] = (label[n] == c), as f32 [N, 10].
-  const Tensor classes = arange(10).unsqueeze(0);                            // i64 [1, 10]
+  const Tensor classes = arange(10).unsqueeze(0);                               // i64 [1, 10]
   const Tensor onehot = raw::eq(train_y.unsqueeze(1), classes).to(DType::f32);  // [N, 10]
-  const Tensor counts = raw::sum(onehot, {0});                               // [10]
-  r.means = raw::div(raw::matmul(onehot.t(), train_x), counts.unsqueeze(1));  // [10, 784]
+  const Tensor counts = raw::sum(onehot, {0});                                  // [10]
+  r.means = raw::div(raw::matmul(onehot.t(), train_x), counts.unsqueeze(1));    // [10, 784]
   // argmin_c |x - mu_c|^2 = argmax_c (x . mu_c - |mu_c|^2 / 2)
   const Tensor half_norm = raw::mul(raw::sum(raw::mul(r.means, r.means), {1}), 0.5);  // [10]
-  r.scores = raw::sub(raw::matmul(test_x, r.means.t()), half_norm);               // [M, 10]
+  r.scores = raw::sub(raw::matmul(test_x, r.means.t()), half_norm);                   // [M, 10]
   r.predictions = raw::argmax(r.scores, 1);
   r.accuracy = raw::mean(raw::eq(r.predictions, test_y).to(DType::f32));
   r.seconds = seconds_since(t0);
@@ -87,7 +87,8 @@ void run_demo(const DemoOptions& opt) {
   const Pipeline fast = run_pipeline(train_x, train_y, test_x, test_y);
   auto [lo, hi] = raw::aminmax(train_x);
   std::printf("\npixel statistics over %lld values: mean %.4f, std %.4f, min %.1f, max %.1f\n",
-              static_cast<long long>(train_x.numel()), fast.pixel_mean.item(), fast.pixel_std.item(), lo.item(), hi.item());
+              static_cast<long long>(train_x.numel()), fast.pixel_mean.item(), fast.pixel_std.item(), lo.item(),
+              hi.item());
   std::printf("nearest-class-mean classifier (class means by GEMM, scores by GEMM, argmax):\n");
   std::printf("  test accuracy %.2f%% on %lld images, computed in %.3f s\n", 100 * fast.accuracy.item(),
               static_cast<long long>(test_x.size(0)), fast.seconds);
@@ -95,7 +96,8 @@ void run_demo(const DemoOptions& opt) {
   for (int c = 0; c < 10; ++c) {
     const Tensor is_c = raw::eq(test_y, scalar_tensor(c, DType::i64));
     const Tensor hit = raw::mul(is_c.to(DType::f32), raw::eq(fast.predictions, test_y).to(DType::f32));
-    std::printf("%s %s %.0f%%", c ? "," : "", kClassNames[c], 100 * raw::sum(hit).item() / raw::sum(is_c.to(DType::i64)).item());
+    std::printf("%s %s %.0f%%", c ? "," : "", kClassNames[c],
+                100 * raw::sum(hit).item() / raw::sum(is_c.to(DType::i64)).item());
   }
   std::printf("\n");
 
@@ -122,9 +124,11 @@ void run_demo(const DemoOptions& opt) {
 
 void add_demo_command(CLI::App& app) {
   auto opt = std::make_shared<DemoOptions>();
-  CLI::App* cmd = app.add_subcommand("demo", "Run the engine on Fashion-MNIST and audit it against the reference kernels");
+  CLI::App* cmd =
+      app.add_subcommand("demo", "Run the engine on Fashion-MNIST and audit it against the reference kernels");
   cmd->add_option("--data", opt->data_dir, "Directory with the Fashion-MNIST IDX files")->capture_default_str();
-  cmd->add_option("--threads", opt->threads, "Threads (default: LOWBIT_NUM_THREADS or all cores)")->check(CLI::PositiveNumber);
+  cmd->add_option("--threads", opt->threads, "Threads (default: LOWBIT_NUM_THREADS or all cores)")
+      ->check(CLI::PositiveNumber);
   cmd->add_flag("--skip-audit", opt->skip_audit, "Do not rerun on the reference kernels");
   cmd->callback([opt] { run_demo(*opt); });
 }

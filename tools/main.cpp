@@ -9,6 +9,8 @@ int main(int argc, char** argv) {
   CLI::App app{"lowbit: a tensor and autograd engine for quantization research"};
   app.require_subcommand(1);
   lowbit::tools::add_demo_command(app);
+  lowbit::tools::add_train_command(app);
+  lowbit::tools::add_eval_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,120 @@
+// `lowbit train` and `lowbit eval`: the command lines of tools/train.h.
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "nn/safetensors.h"
+#include "tensor/config.h"
+#include "tools/commands.h"
+#include "tools/train.h"
+
+namespace lowbit::tools {
+
+namespace {
+
+void add_threads_option(CLI::App* cmd, int* threads) {
+  cmd->add_option("--threads", *threads, "CPU threads (default: LOWBIT_NUM_THREADS or all cores)")
+      ->check(CLI::NonNegativeNumber);
+}
+
+void apply_threads(int threads) {
+  if (threads > 0) set_num_threads(threads);
+}
+
+}  // namespace
+
+void add_train_command(CLI::App& app) {
+  auto config = std::make_shared<TrainConfig>();
+  auto threads = std::make_shared<int>(0);
+  auto plain = std::make_shared<bool>(false);
+  CLI::App* cmd = app.add_subcommand(
+      "train",
+      "Train a classifier on Fashion-MNIST (SGD + Nesterov, warm-up + cosine, label smoothing, crop + flip). "
+      "Writes log.jsonl, last/best checkpoints (safetensors) into --out; --resume continues bit-identically.");
+  cmd->add_option("--model", config->model, "resnet20 | resnet18 (3x3 stem) | tiny")
+      ->check(CLI::IsMember({"resnet20", "resnet18", "tiny"}))
+      ->capture_default_str();
+  cmd->add_option("--data-dir", config->data_dir, "Fashion-MNIST IDX directory (default: Debian's package)");
+  cmd->add_option("--out", config->out_dir, "output directory")->capture_default_str();
+  cmd->add_option("--epochs", config->epochs, "epochs")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--batch-size", config->batch_size, "batch size")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--optimizer", config->optimizer, "sgd | adamw")
+      ->check(CLI::IsMember({"sgd", "adamw"}))
+      ->capture_default_str();
+  cmd->add_option("--lr", config->lr, "peak learning rate")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--momentum", config->momentum, "SGD momentum")->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  cmd->add_flag("--nesterov,!--no-nesterov", config->nesterov, "Nesterov momentum")->capture_default_str();
+  cmd->add_option("--weight-decay", config->weight_decay, "weight decay")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_flag("--decay-bn-and-bias", config->decay_bn_and_bias, "also decay BN parameters and biases");
+  cmd->add_option("--warmup-epochs", config->warmup_epochs, "linear warm-up length (epochs, may be fractional)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--label-smoothing", config->label_smoothing, "label smoothing")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  cmd->add_option("--crop-padding", config->crop_padding, "random crop padding in pixels (0: off)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_flag("--hflip,!--no-hflip", config->horizontal_flip, "random horizontal flips")->capture_default_str();
+  cmd->add_option("--seed", config->seed, "seed of the weights, the batch order and the augmentation")
+      ->capture_default_str();
+  cmd->add_option("--max-steps", config->max_steps, "stop (and save) after this many steps in total (0: no limit)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--limit-train", config->limit_train, "train on the first N images only")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--limit-test", config->limit_test, "evaluate on the first N test images only")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--log-every", config->log_every, "steps between log lines")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_flag("--resume", config->resume, "continue from <out>/last.safetensors and last.train.safetensors");
+  cmd->add_flag("--plain", *plain, "periodic plain lines even on a terminal");
+  add_threads_option(cmd, threads.get());
+  cmd->callback([config, threads, plain] {
+    apply_threads(*threads);
+    config->progress_bar = !*plain && isatty(fileno(stderr));
+    const TrainResult r = train(*config);
+    std::printf("trained %lld steps in %.1f s (%.1f img/s)", static_cast<long long>(r.steps), r.seconds,
+                r.images_per_second);
+    if (r.evaluated) {
+      std::printf("; test top-1 %.2f%%, top-5 %.2f%%, best top-1 %.2f%%", r.test_top1, r.test_top5, r.best_top1);
+    } else {
+      std::printf("; stopped before the end of an epoch: no evaluation (lowbit eval %s/last.safetensors)",
+                  config->out_dir.c_str());
+    }
+    std::printf("\n");
+  });
+}
+
+void add_eval_command(CLI::App& app) {
+  auto weights = std::make_shared<std::string>();
+  auto model = std::make_shared<std::string>();
+  auto data_dir = std::make_shared<std::string>();
+  auto batch = std::make_shared<int64_t>(256);
+  auto threads = std::make_shared<int>(0);
+  CLI::App* cmd = app.add_subcommand("eval", "Evaluate saved weights on the Fashion-MNIST test split.");
+  cmd->add_option("weights", *weights, "a .safetensors file written by lowbit train")->required();
+  cmd->add_option("--model", *model, "resnet20 | resnet18 | tiny (default: the file's metadata)");
+  cmd->add_option("--data-dir", *data_dir, "Fashion-MNIST IDX directory (default: Debian's package)");
+  cmd->add_option("--batch-size", *batch, "batch size")->check(CLI::PositiveNumber)->capture_default_str();
+  add_threads_option(cmd, threads.get());
+  cmd->callback([=] {
+    apply_threads(*threads);
+    std::map<std::string, std::string> meta;
+    const nn::NamedTensors state = nn::load_safetensors(*weights, &meta);
+    std::string name = *model;
+    if (name.empty()) {
+      LOWBIT_CHECK(meta.count("model"), "eval: ", *weights, " names no model in its metadata; pass --model");
+      name = meta.at("model");
+    }
+    auto net = make_model(name, 1, 10, 0);
+    net->load_state_dict(state, *weights);
+    const EvalResult r = evaluate(*net, *data_dir, *batch);
+    std::printf("%s on %lld test images: loss %.4f  top-1 %.2f%%  top-5 %.2f%%\n", name.c_str(),
+                static_cast<long long>(r.images), r.loss, r.top1, r.top5);
+  });
+}
+
+}  // namespace lowbit::tools
