@@ -2,7 +2,8 @@
 # The acceptance run of the nn issue: a CIFAR-style ResNet-20 trained from scratch on
 # Fashion-MNIST (60k images, 28x28) with SGD + Nesterov, linear warm-up then cosine, label
 # smoothing, random crop (padding 2) and horizontal flips; evaluated on the 10k test set
-# after every epoch. Not part of the test suite (it takes ~25 minutes on 2 cores).
+# after every epoch. Not part of the test suite (it takes ~25 minutes on 2 cores: 9 epochs at
+# ~400 img/s).
 #
 #   scripts/train_fashion_mnist.sh [out-dir] [extra lowbit train flags...]
 #
@@ -14,7 +15,7 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 out="${1:-runs/resnet20-fashion-mnist}"
 shift || true
-build/release/tools/lowbit train --model resnet20 --epochs 12 --batch-size 128 --lr 0.1 --momentum 0.9 \
+build/release/tools/lowbit train --model resnet20 --epochs 9 --batch-size 128 --lr 0.1 --momentum 0.9 \
   --nesterov --weight-decay 5e-4 --warmup-epochs 1 --label-smoothing 0.1 --crop-padding 2 --hflip \
   --seed 0 --out "$out" "$@"
 build/release/tools/lowbit eval "$out/best.safetensors"
