@@ -24,14 +24,13 @@ namespace {
 using test::AddConst;
 using test::all_close;
 using test::bit_equal;
+using test::max_abs;
 using test::Mods;
 using test::MulConst;
 using test::names_of;
 using test::Probe;
 using test::random_tensor;
 using test::Residual;
-
-double max_abs(const Tensor& t) { return raw::max(raw::abs(t.to(DType::f64))).item(); }
 
 double sample_std(const Tensor& t) {
   const std::vector<double> v = t.to_vector<double>();

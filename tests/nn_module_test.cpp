@@ -24,6 +24,7 @@ namespace {
 using test::AddConst;
 using test::all_close;
 using test::bit_equal;
+using test::max_abs;
 using test::Mods;
 using test::MulConst;
 using test::names_of;
@@ -36,8 +37,6 @@ const Tensor& entry(const nn::NamedTensors& list, const std::string& name) {
     if (n == name) return t;
   throw Error("no entry " + name);
 }
-
-double max_abs(const Tensor& t) { return raw::max(raw::abs(t.to(DType::f64))).item(); }
 
 // Conv(1->4) BN ReLU MaxPool Flatten Linear(64->10) for inputs [N, 1, 8, 8]; the
 // generator seed fixes the initial weights.

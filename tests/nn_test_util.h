@@ -8,6 +8,7 @@
 
 #include "autograd/autograd.h"
 #include "nn/nn.h"
+#include "tensor/ops.h"
 
 namespace lowbit::test {
 
@@ -54,5 +55,8 @@ inline std::vector<std::string> names_of(const nn::NamedTensors& list) {
   for (const auto& [name, t] : list) out.push_back(name);
   return out;
 }
+
+// The largest |element| of t, in f64.
+inline double max_abs(const Tensor& t) { return raw::max(raw::abs(t.to(DType::f64))).item(); }
 
 }  // namespace lowbit::test
