@@ -240,6 +240,8 @@ TEST(Conv2dWinograd, MatchesReferenceWithinBound) {
       {3, 33, 14, 14, 40, 1, false},  // ResNet layer3-like
       {4, 16, 23, 5, 16, 1, true},    // tall and narrow: a single tile column
       {5, 48, 48, 48, 48, 1, false},  // 2 MiB of V and M per image: chunks of 4 and 1 images
+      {3, 16, 28, 28, 16, 1, true},   // ResNet-20 stage 1 (28 = 4 * 7: rows stored straight into the plane)
+      {16, 64, 7, 7, 64, 1, true},    // ResNet-20 stage 3: 2x2 tiles, every row through scratch
   };
   uint64_t seed = 100;
   for (const Case& c : cases) check_case(c, seed += 10);

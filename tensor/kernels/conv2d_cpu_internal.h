@@ -69,6 +69,7 @@ class ThreadScratch {
 // ---- depthwise (conv2d_depthwise_cpu.cpp), float and double -------------------------------
 
 bool is_depthwise(const Conv2dParams& p);  // groups == C_in == C_out
+int64_t f32_lanes();  // f32 lanes of the SIMD target the Highway kernels dispatch to
 template <typename T>
 void depthwise_forward(const Conv2dParams& p, const T* input, const T* weight, const T* bias, T* output);
 template <typename T>

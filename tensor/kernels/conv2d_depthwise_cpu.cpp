@@ -200,6 +200,8 @@ HWY_EXPORT(DepthwiseWeightF64);
 
 bool is_depthwise(const Conv2dParams& p) { return p.groups == p.in_channels && p.groups == p.out_channels; }
 
+int64_t f32_lanes() { return HWY_DYNAMIC_DISPATCH(LanesF32)(); }
+
 namespace {
 
 // ---- phased planes -----------------------------------------------------------------------
@@ -208,7 +210,7 @@ namespace {
 template <typename T>
 int64_t simd_lanes() {
   if constexpr (std::is_same_v<T, float>) {
-    return HWY_DYNAMIC_DISPATCH(LanesF32)();
+    return f32_lanes();
   } else {
     return HWY_DYNAMIC_DISPATCH(LanesF64)();
   }

@@ -167,16 +167,17 @@ void TransformWeightsF32(const float* HWY_RESTRICT taps, int64_t ld, int64_t n, 
 // V[xi][tile] for the tiles of one channel of `images` images: plane i (H, W) at planes + i *
 // plane_stride, its tile (ty, tx) written to v[xi * xi_stride + (i * th + ty) * tw + tx].
 // `padded` is scratch of (4 * th + 2) * row_len floats, row_len >= 4 * (tw rounded up to
-// lanes) + 8.
+// lanes) + 8. It is zeroed once per call: every image then overwrites the same interior, so
+// the padding stays zero (zeroing it per image cost more than copying the image in).
 void TransformInputF32(const float* HWY_RESTRICT planes, int64_t plane_stride, int64_t images, int64_t H, int64_t W,
                        int64_t pad, int64_t th, int64_t tw, float* HWY_RESTRICT padded, int64_t row_len,
                        float* HWY_RESTRICT v, int64_t xi_stride) {
   const D d;
   const int64_t N = static_cast<int64_t>(hn::Lanes(d)), tiles = th * tw, padded_rows = 4 * th + 2;
+  std::fill(padded, padded + padded_rows * row_len, 0.0f);
   for (int64_t image = 0; image < images; ++image) {
     // padded[y'][x'] = plane[y' - pad][x' - pad], zero outside the plane.
     const float* plane = planes + image * plane_stride;
-    std::fill(padded, padded + padded_rows * row_len, 0.0f);
     for (int64_t y = 0; y < H && y + pad < padded_rows; ++y)
       std::copy(plane + y * W, plane + (y + 1) * W, padded + (y + pad) * row_len + pad);
     for (int64_t ty = 0; ty < th; ++ty) {
@@ -211,6 +212,11 @@ void TransformInputF32(const float* HWY_RESTRICT planes, int64_t plane_stride, i
 // out (H_out, W_out) of one output channel of one image from M[xi][tile] = m[xi * xi_stride
 // + ty * tw + tx], plus `bias`; m must be readable a vector past the last tile. `rows` is
 // scratch of 4 * row_len floats, row_len >= 4 * (tw rounded up to lanes).
+// When one vector spans a whole tile row (tw <= lanes: the small planes of CIFAR-style
+// nets), output row y is stored straight into the plane, 4 * lanes floats from y * W_out
+// on: what runs past the row's end lands in the next rows, which are stored after it and
+// cover it (4 * lanes >= W_out). Tile rows whose overflow would leave the plane go
+// through `rows`.
 void TransformOutputF32(const float* HWY_RESTRICT m, int64_t xi_stride, int64_t th, int64_t tw, float bias,
                         float* HWY_RESTRICT rows, int64_t row_len, float* HWY_RESTRICT out, int64_t H_out,
                         int64_t W_out) {
@@ -218,6 +224,7 @@ void TransformOutputF32(const float* HWY_RESTRICT m, int64_t xi_stride, int64_t 
   const int64_t N = static_cast<int64_t>(hn::Lanes(d));
   const V vbias = hn::Set(d, bias);
   for (int64_t ty = 0; ty < th; ++ty) {
+    const bool direct = tw <= N && (4 * ty + 3) * W_out + 4 * N <= H_out * W_out;
     for (int64_t tx = 0; tx < tw; tx += N) {
       const float* in = m + ty * tw + tx;
       V t[6][4];  // t[p] = A^T applied along x to row p of the 6x6 products
@@ -232,9 +239,12 @@ void TransformOutputF32(const float* HWY_RESTRICT m, int64_t xi_stride, int64_t 
         apply_at(z, o);
         for (int64_t a = 0; a < 4; ++a) t[a][b] = hn::Add(o[a], vbias);  // t[0..4) reused for the result
       }
-      for (int64_t a = 0; a < 4; ++a)  // row a of the tiles: x = 4 * lane + b
-        hn::StoreInterleaved4(t[a][0], t[a][1], t[a][2], t[a][3], d, rows + a * row_len + 4 * tx);
+      for (int64_t a = 0; a < 4; ++a) {  // row a of the tiles: x = 4 * lane + b
+        float* dst = direct ? out + (4 * ty + a) * W_out : rows + a * row_len + 4 * tx;
+        hn::StoreInterleaved4(t[a][0], t[a][1], t[a][2], t[a][3], d, dst);
+      }
     }
+    if (direct) continue;
     for (int64_t a = 0; a < 4 && 4 * ty + a < H_out; ++a)
       std::copy(rows + a * row_len, rows + a * row_len + W_out, out + (4 * ty + a) * W_out);
   }
@@ -244,15 +254,16 @@ void TransformOutputF32(const float* HWY_RESTRICT m, int64_t xi_stride, int64_t 
 // for the 4x4 tiles of one channel of `images` gradient planes (H_out, W_out) at planes + i *
 // plane_stride (zero past the plane), tile (ty, tx) of image i written to
 // y[xi * xi_stride + (i * th + ty) * tw + tx]. `padded` is scratch of 4 * th * row_len
-// floats, row_len >= 4 * (tw rounded up to lanes).
+// floats, row_len >= 4 * (tw rounded up to lanes), zeroed once per call (as in
+// TransformInputF32).
 void TransformGradOutputF32(const float* HWY_RESTRICT planes, int64_t plane_stride, int64_t images, int64_t H_out,
                             int64_t W_out, int64_t th, int64_t tw, float* HWY_RESTRICT padded, int64_t row_len,
                             float* HWY_RESTRICT y, int64_t xi_stride) {
   const D d;
   const int64_t N = static_cast<int64_t>(hn::Lanes(d)), tiles = th * tw;
+  std::fill(padded, padded + 4 * th * row_len, 0.0f);
   for (int64_t image = 0; image < images; ++image) {
     const float* plane = planes + image * plane_stride;
-    std::fill(padded, padded + 4 * th * row_len, 0.0f);
     for (int64_t row = 0; row < H_out; ++row)
       std::copy(plane + row * W_out, plane + (row + 1) * W_out, padded + row * row_len);
     for (int64_t ty = 0; ty < th; ++ty) {
@@ -333,7 +344,7 @@ namespace {
 constexpr int64_t kTile = 4;                       // F(4x4, 3x3): 4x4 outputs per tile...
 constexpr int64_t kPoints = 36;                    // ...from a 6x6 patch: 36 GEMMs
 constexpr int64_t kMinTiles = 48;                  // fewer tiles in all: im2col (winograd_eligible)
-constexpr int64_t kMaxLanes = 16;                  // row scratch is sized for up to 16 lanes (AVX-512)
+constexpr int64_t kMaxLanes = 16;                  // M is padded for reads of up to 16 lanes (AVX-512)
 constexpr int64_t kChunkBytes = int64_t(8) << 20;  // V and M of one chunk of images: about this much
 
 // U[xi][k][c] for all filters. flip_transpose: g[k][c] = weight[c][k] rotated by 180 degrees
@@ -391,7 +402,8 @@ Plan make_plan(const Conv2dParams& p) {
   const int64_t image_bytes = kPoints * (pl.C + pl.K) * pl.tiles * static_cast<int64_t>(sizeof(float));
   pl.chunk = std::clamp<int64_t>(kChunkBytes / image_bytes, 1, p.batch);
   pl.T = pl.chunk * pl.tiles;
-  const int64_t lanes_tw = ceil_div(pl.tw, kMaxLanes) * kMaxLanes;
+  const int64_t lanes = f32_lanes();  // of the target the transforms dispatch to
+  const int64_t lanes_tw = ceil_div(pl.tw, lanes) * lanes;
   pl.in_row = kTile * lanes_tw + 8;
   pl.out_row = kTile * lanes_tw;
   return pl;
