@@ -2,8 +2,8 @@
 # The acceptance run of the nn issue: a CIFAR-style ResNet-20 trained from scratch on
 # Fashion-MNIST (60k images, 28x28) with SGD + Nesterov, linear warm-up then cosine, label
 # smoothing, random crop (padding 2) and horizontal flips; evaluated on the 10k test set
-# after every epoch. Not part of the test suite (it takes ~25 minutes on 2 cores: 9 epochs at
-# ~400 img/s).
+# after every epoch. Not part of the test suite (it takes 27-30 minutes on the 2-core dev VM: 9
+# epochs at 330-400 img/s, depending on the load of the host; bench/results/README.md).
 #
 #   scripts/train_fashion_mnist.sh [out-dir] [extra lowbit train flags...]
 #
