@@ -15,7 +15,7 @@
 #include <numeric>
 #include <set>
 
-#include "nn/atomic_file.h"
+#include "tensor/atomic_file.h"
 
 namespace lowbit::nn {
 

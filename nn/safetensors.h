@@ -17,7 +17,7 @@
 //
 // Reading validates everything (DESIGN.md, contract 4): a missing, truncated or corrupt
 // file raises lowbit::Error naming the file, the tensor when there is one, and the
-// problem; nothing is loaded silently wrong. Writing is atomic (nn/atomic_file.h).
+// problem; nothing is loaded silently wrong. Writing is atomic (tensor/atomic_file.h).
 #pragma once
 
 #include <map>

@@ -1,6 +1,6 @@
 // Atomic file replacement and whole-file reads with POSIX calls (see atomic_file.h for
 // the recipe and why each step is there).
-#include "nn/atomic_file.h"
+#include "tensor/atomic_file.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -13,7 +13,7 @@
 
 #include "tensor/error.h"
 
-namespace lowbit::nn {
+namespace lowbit {
 
 namespace {
 
@@ -122,4 +122,4 @@ std::string read_file(const std::string& path, const char* what) {
   return bytes;
 }
 
-}  // namespace lowbit::nn
+}  // namespace lowbit

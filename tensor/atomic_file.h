@@ -20,7 +20,7 @@
 #include <string>
 #include <string_view>
 
-namespace lowbit::nn {
+namespace lowbit {
 
 // Replaces (or creates) the file at `path` with exactly `bytes`. The new file gets the
 // usual permissions of a newly created file (0666 minus the umask). If `path` is a
@@ -32,4 +32,4 @@ void write_file_atomic(const std::string& path, std::string_view bytes);
 // missing, not a regular file, or cannot be read.
 std::string read_file(const std::string& path, const char* what);
 
-}  // namespace lowbit::nn
+}  // namespace lowbit

@@ -1,4 +1,4 @@
-// safetensors checkpoints (nn/safetensors.h) and atomic writes (nn/atomic_file.h):
+// safetensors checkpoints (nn/safetensors.h) and atomic writes (tensor/atomic_file.h):
 // round trips for every dtype and layout, the exact bytes of a hand-checked file,
 // every kind of bad file (each error names the file and the problem), truncation at
 // every byte, atomic replacement, and interop with files written from PyTorch
@@ -14,7 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "nn/atomic_file.h"
+#include "tensor/atomic_file.h"
 #include "tests/test_util.h"
 
 namespace lowbit::nn {

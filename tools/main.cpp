@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
   lowbit::tools::add_demo_command(app);
   lowbit::tools::add_train_command(app);
   lowbit::tools::add_eval_command(app);
+  lowbit::tools::add_export_images_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -20,6 +20,7 @@
 #include "nn/safetensors.h"
 #include "tensor/error.h"
 #include "tensor/random.h"
+#include "tools/progress.h"
 
 namespace lowbit::tools {
 
@@ -54,18 +55,6 @@ Json identity_of(const TrainConfig& c) {
               {"seed", c.seed},
               {"limit_train", c.limit_train}};
 }
-
-// Appends JSON lines to out_dir/log.jsonl, flushed per line so that a plot can follow a run.
-class JsonLog {
- public:
-  explicit JsonLog(const std::string& path) : out_(path, std::ios::app) {
-    LOWBIT_CHECK(out_.good(), "train: cannot open the log ", path);
-  }
-  void write(const Json& j) { out_ << j.dump() << "\n" << std::flush; }
-
- private:
-  std::ofstream out_;
-};
 
 // Parameters with weight decay and without: BN weights and biases and every bias (1-D
 // tensors) are usually left undecayed (Goyal et al. 2017, "Accurate, Large Minibatch SGD").
@@ -104,12 +93,6 @@ nn::LrSchedule make_schedule(const TrainConfig& c, int64_t steps_per_epoch) {
   if (warmup == 0) return nn::cosine_annealing_lr(total);
   if (warmup >= total) return nn::linear_lr(0.01, 1.0, warmup);
   return nn::sequential_lr({nn::linear_lr(0.01, 1.0, warmup), nn::cosine_annealing_lr(total - warmup)}, {warmup});
-}
-
-std::string progress_bar(double fraction) {
-  const int width = 24, filled = static_cast<int>(fraction * width);
-  return "[" + std::string(static_cast<size_t>(filled), '#') + std::string(static_cast<size_t>(width - filled), '.') +
-         "]";
 }
 
 }  // namespace
