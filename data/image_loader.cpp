@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "tensor/device_memory.h"
 #include "tensor/error.h"
 #include "tensor/random.h"
 
@@ -119,8 +120,10 @@ void ImageLoader::fill(Slot& slot, int64_t b) {
   const ImageLoaderOptions& o = options_;
   const int64_t begin = b * o.batch_size, count = std::min(o.batch_size, shard_size_ - begin);
   const int64_t sample = o.channels * o.height * o.width;
-  Tensor images = empty({count, o.channels, o.height, o.width}, DType::f32);
-  Tensor labels = empty({count}, DType::i64), indices = empty({count}, DType::i64);
+  const bool pin = o.pin_memory && cuda_device_count() > 0;
+  auto make = [pin](const Shape& shape, DType dtype) { return pin ? empty_pinned(shape, dtype) : empty(shape, dtype); };
+  Tensor images = make({count, o.channels, o.height, o.width}, DType::f32);
+  Tensor labels = make({count}, DType::i64), indices = make({count}, DType::i64);
   float* out = images.data<float>();
   int64_t filled = 0;
   for (int64_t i = 0; i < count; ++i) {

@@ -65,6 +65,9 @@ struct ImageLoaderOptions {
   int64_t prefetch = 4;  // batches filled or ready at once (>= 1)
   bool skip_bad_samples = false;
   int64_t rank = 0, world_size = 1;  // this process's shard
+  // Batches in pinned (page-locked) memory, for fast copies to a GPU. Without a visible CUDA
+  // device this is a no-op (as torch's pin_memory): is_pinned(batch.images) tells.
+  bool pin_memory = false;
 };
 
 struct ImageBatch {

@@ -54,6 +54,14 @@ struct CudaMemoryStats {
 CudaMemoryStats cuda_memory_stats(int device);
 std::string cuda_memory_summary(int device);  // printable table of the stats above
 
+// Page-locked ("pinned") host memory (cudaHostAlloc): host-to-device copies from it run
+// at full PCIe speed and can overlap with kernels, which is why data loaders assemble
+// batches in it. cudaHostAlloc is slow (it maps the pages for the GPU), so freed blocks are
+// cached and reused like cpu_alloc's large blocks (best fit, at most twice the request);
+// cuda_empty_cache() releases them. cuda_host_alloc throws without a CUDA device.
+void* cuda_host_alloc(size_t nbytes);
+void cuda_host_free(void* p, size_t nbytes);
+
 enum class CopyKind { host_to_device, device_to_host, device_to_device };
 void cuda_memcpy(void* dst, const void* src, size_t nbytes, CopyKind kind);
 void cuda_synchronize();

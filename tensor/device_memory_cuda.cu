@@ -25,6 +25,7 @@
 // last: always right with one GPU, a known limitation with several.
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
 #include <mutex>
@@ -200,8 +201,64 @@ CachingAllocator& allocator() {
 
 void* cuda_alloc(size_t nbytes, int device) { return allocator().alloc(nbytes, device); }
 void cuda_free(void* p, int device) { allocator().free(p, device); }
+
+namespace {
+
+// Cached pinned host blocks: size -> block (see device_memory.h).
+struct HostPool {
+  std::mutex mutex;
+  std::multimap<size_t, void*> cached;
+};
+
+HostPool& host_pool() {
+  static auto* pool = new HostPool;  // never destroyed: storages freed after main() still find it
+  return *pool;
+}
+
+size_t round_host(size_t nbytes) { return (std::max<size_t>(nbytes, 1) + 4095) / 4096 * 4096; }
+
+void empty_host_pool() {
+  HostPool& pool = host_pool();
+  std::lock_guard<std::mutex> lock(pool.mutex);
+  for (const auto& [size, p] : pool.cached) cudaFreeHost(p);
+  pool.cached.clear();
+}
+
+}  // namespace
+
+void* cuda_host_alloc(size_t nbytes) {
+  LOWBIT_CHECK(cuda_device_count() > 0, "cuda_host_alloc (pinned memory): no CUDA device is visible");
+  const size_t rounded = round_host(nbytes);
+  HostPool& pool = host_pool();
+  {
+    std::lock_guard<std::mutex> lock(pool.mutex);
+    auto it = pool.cached.lower_bound(rounded);
+    if (it != pool.cached.end() && it->first <= 2 * rounded) {
+      void* p = it->second;
+      pool.cached.erase(it);
+      return p;
+    }
+  }
+  void* p = nullptr;
+  check_cuda(cudaHostAlloc(&p, rounded, cudaHostAllocDefault), "cuda_host_alloc: cudaHostAlloc");
+  return p;
+}
+
+// The block goes back to the pool under its rounded size; a caller that got a larger
+// cached block passes its own request, so the pool files the block under the smaller
+// size: it is then only reused for requests that fit, which is safe.
+void cuda_host_free(void* p, size_t nbytes) {
+  if (p == nullptr) return;
+  HostPool& pool = host_pool();
+  std::lock_guard<std::mutex> lock(pool.mutex);
+  pool.cached.emplace(round_host(nbytes), p);
+}
+
 void cuda_empty_cache() {
-  if (cuda_device_count() > 0) allocator().empty_cache();
+  if (cuda_device_count() > 0) {
+    allocator().empty_cache();
+    empty_host_pool();
+  }
 }
 CudaMemoryStats cuda_memory_stats(int device) { return allocator().stats(device); }
 

@@ -13,6 +13,8 @@ void cuda_free(void*, int) {}
 void cuda_empty_cache() {}
 CudaMemoryStats cuda_memory_stats(int) { throw_error(str_cat("cuda_memory_stats: ", kNoCuda)); }
 std::string cuda_memory_summary(int) { return kNoCuda; }
+void* cuda_host_alloc(size_t) { throw_error(str_cat("cuda_host_alloc (pinned memory): ", kNoCuda)); }
+void cuda_host_free(void*, size_t) {}
 void cuda_memcpy(void*, const void*, size_t, CopyKind) { throw_error(str_cat("cuda_memcpy: ", kNoCuda)); }
 void cuda_synchronize() {}
 

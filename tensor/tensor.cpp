@@ -340,20 +340,33 @@ double Tensor::item() const {
 
 // ---- factories ---------------------------------------------------------------------
 
-Tensor empty(const Shape& sizes, DType dtype, Device device) {
-  for (int64_t s : sizes) LOWBIT_CHECK(s >= 0, "empty: negative size in ", shape_str(sizes));
-  if (device.is_cuda()) {
-    const int n = cuda_device_count();
-    LOWBIT_CHECK(device.index < n, "empty: device ", device.str(), " is not available (", n, " CUDA devices visible",
-                 built_with_cuda() ? "" : "; this build has no CUDA backend", ")");
-  }
+namespace {
+
+Tensor allocate(const char* op, const Shape& sizes, DType dtype, Device device, bool pinned) {
+  for (int64_t s : sizes) LOWBIT_CHECK(s >= 0, op, ": negative size in ", shape_str(sizes));
   auto impl = std::make_shared<TensorImpl>();
-  impl->storage = std::make_shared<Storage>(static_cast<size_t>(shape_numel(sizes)) * dtype_size(dtype), device);
+  impl->storage =
+      std::make_shared<Storage>(static_cast<size_t>(shape_numel(sizes)) * dtype_size(dtype), device, pinned);
   impl->sizes = sizes;
   impl->strides = contiguous_strides(sizes);
   impl->dtype = dtype;
   return Tensor(std::move(impl));
 }
+
+}  // namespace
+
+Tensor empty(const Shape& sizes, DType dtype, Device device) {
+  if (device.is_cuda()) {
+    const int n = cuda_device_count();
+    LOWBIT_CHECK(device.index < n, "empty: device ", device.str(), " is not available (", n, " CUDA devices visible",
+                 built_with_cuda() ? "" : "; this build has no CUDA backend", ")");
+  }
+  return allocate("empty", sizes, dtype, device, false);
+}
+
+Tensor empty_pinned(const Shape& sizes, DType dtype) { return allocate("empty_pinned", sizes, dtype, Device::cpu(), true); }
+
+bool is_pinned(const Tensor& t) { return t.defined() && t.storage()->pinned(); }
 
 Tensor full(const Shape& sizes, double value, DType dtype, Device device) {
   Tensor t = empty(sizes, dtype, device);

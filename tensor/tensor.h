@@ -108,6 +108,10 @@ std::string describe(const Tensor& t);  // "[8,3,32,32] f32 cpu" for error messa
 
 // ---- factories ----
 Tensor empty(const Shape& sizes, DType dtype = DType::f32, Device device = Device::cpu());
+// A CPU tensor in pinned (page-locked) memory, for fast copies to a GPU; throws when no
+// CUDA device is visible (device_memory.h). is_pinned(t) tells them apart.
+Tensor empty_pinned(const Shape& sizes, DType dtype = DType::f32);
+bool is_pinned(const Tensor& t);
 Tensor zeros(const Shape& sizes, DType dtype = DType::f32, Device device = Device::cpu());
 Tensor ones(const Shape& sizes, DType dtype = DType::f32, Device device = Device::cpu());
 Tensor full(const Shape& sizes, double value, DType dtype = DType::f32, Device device = Device::cpu());

@@ -1,8 +1,10 @@
-// Host allocator: alignment, the large-block cache (reuse, the 2x rule, stats, empty).
+// Host allocator: alignment, the large-block cache (reuse, the 2x rule, stats, empty);
+// pinned host memory (empty_pinned: a clear error without a GPU, reuse and copies with one).
 #include <cstdint>
 #include <cstring>
 
 #include "tensor/device_memory.h"
+#include "tensor/tensor.h"
 #include "tests/test_util.h"
 
 namespace lowbit {
@@ -55,6 +57,28 @@ TEST(CpuAllocator, StatsTrackLiveBytes) {
     EXPECT_EQ(cpu_memory_stats().allocated_bytes, live + 4032 + (size_t(4) << 20));
   }
   EXPECT_EQ(cpu_memory_stats().allocated_bytes, live);
+}
+
+TEST(PinnedMemory, TensorsAndReuse) {
+  const Tensor plain = empty({4, 5});
+  EXPECT_FALSE(is_pinned(plain));
+  if (cuda_device_count() == 0) {
+    EXPECT_LOWBIT_ERROR(empty_pinned({4, 5}), "pinned memory", built_with_cuda() ? "no CUDA device" : "no CUDA backend");
+    GTEST_SKIP() << "no CUDA device: only the error without one is checked";
+  }
+  void* first = nullptr;
+  {
+    Tensor t = empty_pinned({256, 1024});
+    EXPECT_TRUE(is_pinned(t));
+    EXPECT_TRUE(t.device().is_cpu());
+    for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = static_cast<float>(i % 977);
+    const Tensor back = t.to(Device::cuda(0)).cpu();
+    EXPECT_EQ(std::memcmp(back.data_ptr(), t.data_ptr(), 256 * 1024 * 4), 0);
+    first = t.data_ptr();
+  }
+  const Tensor again = empty_pinned({200, 1024});  // fits the freed block (within 2x): reused
+  EXPECT_EQ(again.data_ptr(), first);
+  EXPECT_TRUE(is_pinned(again.narrow(0, 1, 5)));  // views share the storage
 }
 
 }  // namespace

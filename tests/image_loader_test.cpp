@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "data/image_loader.h"
+#include "tensor/device_memory.h"
 #include "tensor/kernels/philox.h"
 #include "tests/test_util.h"
 
@@ -185,6 +186,29 @@ TEST(ImageLoader, PrefetchIsBoundedAndEarlyStopDoesNotHang) {
   EXPECT_LOWBIT_ERROR(loader.next(), "start_epoch");
   o.prefetch = 0;
   EXPECT_LOWBIT_ERROR(ImageLoader(d, keyed, o), "prefetch");
+}
+
+// pin_memory: pinned batches with a GPU (their copy to it equals the batch), ordinary ones
+// without (the same values either way).
+TEST(ImageLoader, PinMemory) {
+  const TensorDataset d = toy(20);
+  ImageLoaderOptions o = options(8, 2);
+  const std::vector<ImageBatch> plain = [&] {
+    ImageLoader loader(d, keyed, o);
+    return run_epoch(loader, 0);
+  }();
+  o.pin_memory = true;
+  ImageLoader loader(d, keyed, o);
+  const std::vector<ImageBatch> pinned = run_epoch(loader, 0);
+  ASSERT_EQ(pinned.size(), plain.size());
+  for (size_t b = 0; b < plain.size(); ++b) EXPECT_TRUE(bit_equal(plain[b].images, pinned[b].images, "pinned"));
+  if (cuda_device_count() == 0) {
+    EXPECT_FALSE(is_pinned(pinned[0].images));
+    GTEST_SKIP() << "no CUDA device: pin_memory falls back to ordinary memory (checked); the pinned path needs a GPU";
+  }
+  EXPECT_TRUE(is_pinned(pinned[0].images));
+  EXPECT_TRUE(is_pinned(pinned[0].labels));
+  EXPECT_TRUE(bit_equal(pinned[0].images.to(Device::cuda(0)).cpu(), plain[0].images, "pinned to GPU and back"));
 }
 
 }  // namespace
