@@ -17,6 +17,7 @@
 
 #include "autograd/variable.h"
 #include "nn/optim.h"
+#include "tests/golden_util.h"
 #include "tests/test_util.h"
 
 namespace lowbit {
@@ -25,12 +26,7 @@ namespace {
 using json = nlohmann::json;
 
 const json& golden() {
-  static const json j = [] {
-    const std::string path = std::string(LOWBIT_SOURCE_DIR) + "/tests/golden/optim_golden.json";
-    std::ifstream f(path);
-    if (!f) throw Error("cannot open " + path);
-    return json::parse(f);
-  }();
+  static const json j = test::read_golden_json("optim_golden.json");
   return j;
 }
 

@@ -32,6 +32,7 @@
 #include "autograd/variable.h"
 #include "nn/lr_schedule.h"
 #include "tensor/kernels/optim_step.h"
+#include "tests/golden_util.h"
 #include "tests/test_util.h"
 
 namespace lowbit {
@@ -77,12 +78,7 @@ Tensor from_hex(const std::string& hex) {
 }
 
 const json& golden() {
-  static const json j = [] {
-    const std::string path = std::string(LOWBIT_SOURCE_DIR) + "/tests/golden/optim_golden.json";
-    std::ifstream f(path);
-    if (!f) throw Error("cannot open " + path);
-    return json::parse(f);
-  }();
+  static const json j = test::read_golden_json("optim_golden.json");
   return j;
 }
 
