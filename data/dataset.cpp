@@ -8,6 +8,8 @@
 #include <sstream>
 #include <utility>
 
+#include "data/cifar.h"
+#include "data/idx.h"
 #include "tensor/error.h"
 
 namespace lowbit::data {
@@ -164,6 +166,16 @@ const std::vector<std::string>& fashion_mnist_classes() {
   static const std::vector<std::string> names = {"t-shirt", "trouser", "pullover", "dress", "coat",
                                                  "sandal",  "shirt",   "sneaker",  "bag",   "ankle-boot"};
   return names;
+}
+
+TensorDataset fashion_mnist_dataset(const std::string& split, const std::string& dir) {
+  const MnistSplit s = load_fashion_mnist(split, dir.empty() ? fashion_mnist_dir() : dir);
+  return TensorDataset(s.images, s.labels, fashion_mnist_classes(), "fashion-mnist/" + split);
+}
+
+TensorDataset cifar10_dataset(const std::string& dir, const std::string& split) {
+  const CifarSplit s = load_cifar10(dir, split);
+  return TensorDataset(s.images, s.labels, cifar10_classes(), "cifar10/" + split);
 }
 
 }  // namespace lowbit::data

@@ -91,4 +91,9 @@ class TensorDataset : public Dataset {
 // The ten Fashion-MNIST classes, in label order.
 const std::vector<std::string>& fashion_mnist_classes();
 
+// The IDX and CIFAR-10 readers (idx.h, cifar.h) behind the same interface: split "train" or
+// "test"; sample names are "fashion-mnist/train[i]", "cifar10/test[i]".
+TensorDataset fashion_mnist_dataset(const std::string& split, const std::string& dir = "");  // "": Debian's
+TensorDataset cifar10_dataset(const std::string& dir, const std::string& split);
+
 }  // namespace lowbit::data

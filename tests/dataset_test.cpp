@@ -154,6 +154,17 @@ TEST(Cifar10, ReadsRecordsAndRejectsBadFiles) {
   EXPECT_LOWBIT_ERROR(load_cifar10(t.str(), "test"), "test_batch.bin", "no such file");
 }
 
+TEST(TensorDataset, FashionMnistThroughTheInterface) {
+  const TensorDataset d = fashion_mnist_dataset("test");
+  const MnistSplit s = load_fashion_mnist("test");
+  ASSERT_EQ(d.size(), 10000);
+  EXPECT_EQ(d.classes().size(), 10u);
+  EXPECT_EQ(d.label(17), s.labels.data<uint8_t>()[17]);
+  EXPECT_EQ(d.image(17).at(13, 9, 1), s.images.data<uint8_t>()[17 * 784 + 13 * 28 + 9]);
+  EXPECT_EQ(d.sample_name(17), "fashion-mnist/test[17]");
+  EXPECT_LOWBIT_ERROR(cifar10_dataset("/nonexistent-cifar", "train"), "/nonexistent-cifar", "not a directory");
+}
+
 TEST(TensorDataset, GrayscaleExpandsAndChecksInput) {
   Tensor images = empty({2, 2, 3}, DType::u8);
   for (int64_t i = 0; i < 12; ++i) images.data<uint8_t>()[i] = static_cast<uint8_t>(i * 10);

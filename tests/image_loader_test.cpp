@@ -5,10 +5,14 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstring>
+#include <filesystem>
 #include <set>
 #include <thread>
 
 #include "data/image_loader.h"
+#include "data/image_transforms.h"
+#include "tools/export_images.h"
 #include "tensor/device_memory.h"
 #include "tensor/kernels/philox.h"
 #include "tests/test_util.h"
@@ -186,6 +190,48 @@ TEST(ImageLoader, PrefetchIsBoundedAndEarlyStopDoesNotHang) {
   EXPECT_LOWBIT_ERROR(loader.next(), "start_epoch");
   o.prefetch = 0;
   EXPECT_LOWBIT_ERROR(ImageLoader(d, keyed, o), "prefetch");
+}
+
+// Real files: Fashion-MNIST exported as coloured 60x45 JPEGs and PNGs, read through
+// ImageFolder with the ImageNet transforms; the batches are the same for 1 and 2 workers, and
+// sample i of a batch is exactly the transform of the decoded file.
+TEST(ImageLoader, RealImageFolderTree) {
+  const std::string root = (std::filesystem::temp_directory_path() / "lowbit_image_loader_tree").string();
+  std::filesystem::remove_all(root);
+  tools::ExportConfig c;
+  c.out_dir = root;
+  c.splits = {"test"};
+  c.format = "mixed";
+  c.width = 60;
+  c.height = 45;
+  c.vary_size = true;
+  c.color = true;
+  c.per_class = 3;
+  tools::export_images(c);
+  const ImageFolder folder(root + "/val");
+  ASSERT_EQ(folder.size(), 30);
+  TrainTransform train;
+  train.size = 32;
+  train.jitter = {0.4, 0.4, 0.4, 0.1};
+  EvalTransform eval;
+  eval.resize = 40;
+  eval.crop = 32;
+  for (const SampleTransform& transform : {SampleTransform(train), SampleTransform(eval)}) {
+    ImageLoaderOptions o = options(8, 1);
+    o.height = o.width = 32;
+    ImageLoader one(folder, transform, o);
+    o.workers = 2;
+    ImageLoader two(folder, transform, o);
+    const std::vector<ImageBatch> a = run_epoch(one, 1), b = run_epoch(two, 1);
+    ASSERT_EQ(a.size(), 4u);
+    for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(bit_equal(a[i].images, b[i].images, "1 vs 2 workers"));
+    const int64_t index = a[2].indices.data<int64_t>()[3];
+    std::vector<float> want(3 * 32 * 32);
+    transform(folder.image(index), SampleKey{42, 1, index}, want.data());
+    EXPECT_EQ(std::memcmp(a[2].images.data<float>() + 3 * want.size(), want.data(), want.size() * 4), 0);
+    EXPECT_EQ(a[2].labels.data<int64_t>()[3], folder.label(index));
+  }
+  std::filesystem::remove_all(root);
 }
 
 // pin_memory: pinned batches with a GPU (their copy to it equals the batch), ordinary ones
