@@ -11,7 +11,10 @@
 // RGB colours (a checksum per factor). crop and flip only move bytes. PIL's resampling is
 // integer arithmetic on double coefficients, its colour ops float/double expressions; we
 // evaluate the same expressions in the same types (the build forbids FMA contraction; PIL's
-// x86-64 build has no FMA either).
+// x86-64 build has no FMA either), except that the vector hue shift uses float forms of a
+// few double expressions, each giving PIL's byte on every input (tests/image_color_test.cpp
+// enumerates them). The fast code (image_resample.cpp, image_color.cpp) gives the same bytes
+// on every SIMD target.
 //
 // Random stream (DESIGN.md contract 2). Every random decision of a sample comes from
 // Philox4x32-10 (tensor/kernels/philox.h) keyed by SampleKey::seed, with
@@ -213,8 +216,9 @@ struct TrainDraw {
 
 // RandomResizedCrop(size, scale, ratio) -> RandomHorizontalFlip() -> ColorJitter(...) (when
 // any factor > 0) -> ToTensor -> Normalize: writes f32 [3, size, size]. Fused: the resize
-// reads the crop box in place, the colour adjustments run in place on the size x size image
-// and the flip is folded into the normalising write (every adjustment is per pixel except the
+// reads the crop box in place, the colour adjustments run on the size x size image (in one
+// sweep with the normalising write, two when contrast follows another adjustment) and the
+// flip is folded into the normalising write (every adjustment is per pixel except the
 // contrast mean, which a flip does not change). Equal bit for bit to the composition
 // crop -> resize -> flip -> color_jitter -> to_chw_normalized.
 struct TrainTransform {

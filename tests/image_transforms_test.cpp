@@ -26,10 +26,15 @@
 #include <vector>
 
 #include "tensor/kernels/philox.h"
+#include "tests/image_test_util.h"
 #include "tests/test_util.h"
 
 namespace lowbit::data {
 namespace {
+
+using test::random_image;
+using test::same_floats;
+using test::same_image;
 
 const std::string kGolden = std::string(LOWBIT_SOURCE_DIR) + "/tests/golden/image_transforms/";
 
@@ -61,53 +66,6 @@ std::vector<GoldenLine> golden_lines() {
     lines.push_back(g);
   }
   return lines;
-}
-
-// Equal sizes and bytes; on failure the count, the largest difference and the first pixels.
-::testing::AssertionResult same_image(const Image& expected, const Image& actual, const std::string& what) {
-  if (expected.height != actual.height || expected.width != actual.width)
-    return ::testing::AssertionFailure() << what << ": expected " << expected.height << "x" << expected.width
-                                         << ", got " << actual.height << "x" << actual.width;
-  int64_t bad = 0;
-  int worst = 0;
-  std::ostringstream first;
-  for (size_t i = 0; i < expected.pixels.size(); ++i) {
-    const int d = std::abs(int(expected.pixels[i]) - int(actual.pixels[i]));
-    if (d == 0) continue;
-    if (bad < 5)
-      first << "\n  (y " << i / 3 / expected.width << ", x " << i / 3 % expected.width << ", c " << i % 3
-            << "): expected " << int(expected.pixels[i]) << " got " << int(actual.pixels[i]);
-    worst = std::max(worst, d);
-    ++bad;
-  }
-  if (bad == 0) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << what << ": " << bad << " of " << expected.pixels.size()
-                                       << " bytes differ (largest difference " << worst << ")" << first.str();
-}
-
-::testing::AssertionResult same_floats(const std::vector<float>& expected, const std::vector<float>& actual,
-                                       const std::string& what) {
-  if (expected.size() != actual.size())
-    return ::testing::AssertionFailure() << what << ": " << expected.size() << " vs " << actual.size() << " values";
-  for (size_t i = 0; i < expected.size(); ++i)
-    if (std::memcmp(&expected[i], &actual[i], sizeof(float)) != 0)
-      return ::testing::AssertionFailure()
-             << what << ": first differing bits at [" << i << "]: expected " << expected[i] << " got " << actual[i];
-  return ::testing::AssertionSuccess();
-}
-
-// Noise (seed) over smooth waves: real-image-like but with every byte value present.
-Image random_image(int64_t h, int64_t w, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::uniform_int_distribution<int> noise(-40, 40);
-  Image img(h, w);
-  for (int64_t y = 0; y < h; ++y)
-    for (int64_t x = 0; x < w; ++x)
-      for (int c = 0; c < 3; ++c) {
-        const double wave = 128 + 100 * std::sin(0.05 * x * (c + 1) + 0.07 * y);
-        img.at(y, x, c) = static_cast<uint8_t>(std::clamp<int>(static_cast<int>(wave) + noise(rng), 0, 255));
-      }
-  return img;
 }
 
 // The all-colours image of the golden script: pixel i holds (i >> 16, (i >> 8) & 255, i & 255).
@@ -286,8 +244,8 @@ TEST(ImageTransforms, ColourEqualsReference) {
   }
 }
 
-// Every order of the four adjustments, and subsets: brightness and contrast are deferred
-// byte maps in the fast path, applied by whichever step reads the pixels next.
+// Every order of the four adjustments, and subsets: the fast path splits the chain at
+// contrast (the steps before it, then contrast's mean, then the rest).
 TEST(ImageTransforms, ColorJitterEqualsReferenceInEveryOrder) {
   const Image img = random_image(19, 21, 12);
   std::array<int, 4> order = {0, 1, 2, 3};
