@@ -16,6 +16,7 @@ namespace lowbit::data {
 namespace {
 
 using test::for_each_simd_target;
+using test::random_crop_box;
 using test::random_image;
 using test::same_floats;
 using test::same_image;
@@ -66,11 +67,7 @@ TEST(ImageResample, ResizedCropEqualsCropThenResizeOnEveryTarget) {
   for_each_simd_target([&](const char*) {
     std::mt19937_64 rng(11);
     for (int trial = 0; trial < 60; ++trial) {
-      CropBox box;
-      box.height = std::uniform_int_distribution<int64_t>(1, img.height)(rng);
-      box.width = std::uniform_int_distribution<int64_t>(1, img.width)(rng);
-      box.top = std::uniform_int_distribution<int64_t>(0, img.height - box.height)(rng);
-      box.left = std::uniform_int_distribution<int64_t>(0, img.width - box.width)(rng);
+      const CropBox box = random_crop_box(img, rng);
       const int64_t oh = std::uniform_int_distribution<int64_t>(1, 120)(rng), ow = oh + trial % 5 - 2;
       if (ow < 1) continue;
       const Image expected = ref::resize(ref::crop(img, box.top, box.left, box.height, box.width), oh, ow);

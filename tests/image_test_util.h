@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "data/image.h"
+#include "data/image_transforms.h"
 
 namespace lowbit::data::test {
 
@@ -84,6 +85,16 @@ void for_each_simd_target(Fn&& fn) {
     SCOPED_TRACE(hwy::TargetName(target));
     fn(hwy::TargetName(target));
   }
+}
+
+// A box of random size and position inside `img` (each side at least 1 pixel).
+inline CropBox random_crop_box(const Image& img, std::mt19937_64& rng) {
+  CropBox box;
+  box.height = std::uniform_int_distribution<int64_t>(1, img.height)(rng);
+  box.width = std::uniform_int_distribution<int64_t>(1, img.width)(rng);
+  box.top = std::uniform_int_distribution<int64_t>(0, img.height - box.height)(rng);
+  box.left = std::uniform_int_distribution<int64_t>(0, img.width - box.width)(rng);
+  return box;
 }
 
 }  // namespace lowbit::data::test

@@ -32,6 +32,7 @@
 namespace lowbit::data {
 namespace {
 
+using test::random_crop_box;
 using test::random_image;
 using test::same_floats;
 using test::same_image;
@@ -185,11 +186,7 @@ TEST(ImageTransforms, ResizedCropEqualsCropThenResize) {
   std::mt19937_64 rng(11);
   const Image img = random_image(61, 83, 3);
   for (int trial = 0; trial < 100; ++trial) {
-    CropBox box;
-    box.height = std::uniform_int_distribution<int64_t>(1, img.height)(rng);
-    box.width = std::uniform_int_distribution<int64_t>(1, img.width)(rng);
-    box.top = std::uniform_int_distribution<int64_t>(0, img.height - box.height)(rng);
-    box.left = std::uniform_int_distribution<int64_t>(0, img.width - box.width)(rng);
+    const CropBox box = random_crop_box(img, rng);
     const int64_t oh = std::uniform_int_distribution<int64_t>(1, 100)(rng), ow = oh + trial % 3;
     const Image expected = ref::resize(ref::crop(img, box.top, box.left, box.height, box.width), oh, ow);
     ASSERT_TRUE(same_image(expected, resized_crop(img, box, oh, ow), "resized_crop trial " + std::to_string(trial)));
