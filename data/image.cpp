@@ -1,7 +1,16 @@
-// Image files through Debian's libstb (stb_image v2.27, stb_image_write); see image.h.
+// Image files through Debian's libstb-dev (stb_image v2.27, stb_image_write); see image.h.
 #include "data/image.h"
 
+// stb's implementations, compiled here (static: nothing leaks into other objects) with
+// stb_image's allocations going to the per-thread block cache (pixel_memory.h).
+#define STB_IMAGE_STATIC
+#define STB_IMAGE_IMPLEMENTATION
+#define STBI_MALLOC(bytes) ::lowbit::data::pixel_alloc(bytes)
+#define STBI_REALLOC(p, bytes) ::lowbit::data::pixel_realloc(p, bytes)
+#define STBI_FREE(p) ::lowbit::data::pixel_free(p)
 #include <stb_image.h>
+#define STB_IMAGE_WRITE_STATIC
+#define STB_IMAGE_WRITE_IMPLEMENTATION
 #include <stb_image_write.h>
 
 #include <cstdio>
@@ -9,6 +18,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "data/image_kernels.h"
 #include "tensor/atomic_file.h"
 #include "tensor/error.h"
 
@@ -62,8 +72,9 @@ void check_writable(const std::string& path, const Image& image, const char* wha
 
 }  // namespace
 
-Image::Image(int64_t h, int64_t w) : height(h), width(w), pixels(static_cast<size_t>(h * w * channels), 0) {
+Image::Image(int64_t h, int64_t w) : height(h), width(w) {
   LOWBIT_CHECK(h >= 0 && w >= 0, "Image: negative size ", h, "x", w);
+  pixels = PixelBuffer(static_cast<size_t>(h * w * channels), 0);
 }
 
 bool jpeg_is_complete(const uint8_t* b, size_t n) {
@@ -122,14 +133,21 @@ Image decode_image(const uint8_t* bytes, size_t size, const std::string& name) {
   if (format == "JPEG")
     LOWBIT_CHECK(jpeg_is_complete(bytes, size), "image: ", name, ": truncated JPEG (", size,
                  " bytes, no end-of-image marker)");
-  uint8_t* pixels = stbi_load_from_memory(bytes, n, &w, &h, &components, Image::channels);
+  // A colour JPEG is decoded to RGBA: stb's YCbCr -> RGB conversion is vectorised only
+  // for 4 bytes per pixel (image_rgba.cpp). The RGB bytes are the same either way.
+  const int decoded_channels = format == "JPEG" && components == 3 ? 4 : Image::channels;
+  uint8_t* pixels = stbi_load_from_memory(bytes, n, &w, &h, &components, decoded_channels);
   if (!pixels)
     throw_error(str_cat("image: ", name, ": cannot decode ", format.empty() ? "the data" : format, " (",
                         stbi_failure_reason(), ")"));
   Image image;
   image.height = h;
   image.width = w;
-  image.pixels.assign(pixels, pixels + static_cast<size_t>(h) * w * Image::channels);
+  image.pixels.resize_uninitialized(static_cast<size_t>(h) * w * Image::channels);
+  if (decoded_channels == 4)
+    detail::rgba_to_rgb(pixels, int64_t{h} * w, image.pixels.data());
+  else
+    std::memcpy(image.pixels.data(), pixels, image.pixels.size());
   stbi_image_free(pixels);
   return image;
 }

@@ -1,5 +1,7 @@
 // Decoded images and their files: stb_image for reading (JPEG baseline and progressive,
-// PNG, BMP, GIF, PNM, ...), stb_image_write for writing JPEG and PNG.
+// PNG, BMP, GIF, PNM, ...), stb_image_write for writing JPEG and PNG. Both are Debian's
+// libstb-dev headers, compiled into image.cpp so that stb allocates through
+// pixel_memory.h (a loader worker then decodes without page faults, see there).
 //
 // An Image is 8-bit RGB, height x width x 3, interleaved (HWC), the layout decoders produce
 // and torchvision's PIL path works in. Every decoded image is RGB: grayscale is expanded
@@ -21,11 +23,13 @@
 #include <string>
 #include <vector>
 
+#include "data/pixel_memory.h"
+
 namespace lowbit::data {
 
 struct Image {
   int64_t height = 0, width = 0;
-  std::vector<uint8_t> pixels;  // height * width * 3: pixel (y, x) channel c at (y * width + x) * 3 + c
+  PixelBuffer pixels;  // height * width * 3: pixel (y, x) channel c at (y * width + x) * 3 + c
 
   static constexpr int64_t channels = 3;
   Image() = default;

@@ -19,6 +19,9 @@ namespace lowbit::data::detail {
 // window gives the same bytes as computing everything and cropping.
 Image resample_window(const Image& image, const CropBox& box, int64_t out_h, int64_t out_w, const CropBox& window);
 
+// rgb[3 i + c] = rgba[4 i + c] for the n pixels (image_rgba.cpp; decode_image's last step).
+void rgba_to_rgb(const uint8_t* rgba, int64_t n, uint8_t* rgb);
+
 // Per-channel mean and std as f32, the operands of normalize_pixel.
 struct ChannelNormalize {
   float mean[3] = {0, 0, 0}, std[3] = {1, 1, 1};
