@@ -9,6 +9,17 @@
 
 #include "tensor/error.h"
 
+// Under AddressSanitizer a cached block is poisoned until it is handed out again, so a
+// use after pixel_free is still reported although the memory is not returned to malloc.
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define LOWBIT_POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
+#define LOWBIT_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
+#else
+#define LOWBIT_POISON(p, n) ((void)(p), (void)(n))
+#define LOWBIT_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
 namespace lowbit::data {
 
 namespace {
@@ -27,7 +38,10 @@ void* system_alloc(size_t capacity) {
   return p;
 }
 
-void system_free(void* p) { std::free(static_cast<uint8_t*>(p) - kHeader); }
+void system_free(void* p) {
+  LOWBIT_UNPOISON(p, capacity_of(p));  // the header is never poisoned
+  std::free(static_cast<uint8_t*>(p) - kHeader);
+}
 
 struct Cache {
   void* block[kCachedBlocks] = {};  // oldest first
@@ -70,6 +84,7 @@ void* pixel_alloc(size_t bytes) {
     if (best >= 0) {
       void* p = cache.block[best];
       cache.remove(best);
+      LOWBIT_UNPOISON(p, capacity_of(p));
       return p;
     }
   }
@@ -91,6 +106,7 @@ void pixel_free(void* p) {
   }
   cache.block[cache.count++] = p;
   cache.bytes += capacity;
+  LOWBIT_POISON(p, capacity);
 }
 
 void* pixel_realloc(void* p, size_t bytes) {
@@ -105,7 +121,7 @@ void* pixel_realloc(void* p, size_t bytes) {
 
 PixelBuffer::PixelBuffer(size_t n, uint8_t value) {
   resize_uninitialized(n);
-  std::memset(data_, value, n);
+  if (n > 0) std::memset(data_, value, n);
 }
 
 PixelBuffer::PixelBuffer(const PixelBuffer& other) {
