@@ -15,10 +15,18 @@
 // adjustments in place, adding up L; then contrast and the rest, fused with the normalising
 // write.
 //
-// A 224 x 224 image, 2-core AMD EPYC (AVX2), -O2, adjust_* with its copy: brightness 0.05 ms,
-// contrast 0.07, saturation 0.06, hue 0.13; the byte tables and scalar HSV tables this
-// replaced took 0.11, 0.20, 0.79 and 1.14 ms. (Gathers from those tables measured 11 cycles
-// per 8 lanes here, hence arithmetic.)
+// A 224 x 224 image, 2-core AMD EPYC (Zen 4, AVX2), -O2, adjust_* with its copy: brightness
+// 0.05 ms, contrast 0.08, saturation 0.06, hue 0.11; to_chw_normalized 0.037 (0.053 with a
+// division by 255). The byte tables and scalar HSV tables this replaced took 0.11, 0.20, 0.79
+// and 1.14 ms. (Gathers from those tables measured 11 cycles per 8 lanes here, hence
+// arithmetic.) TrainTransform with ColorJitter(0.4, 0.4, 0.4, 0.1) after RandomResizedCrop:
+// 0.33 ms per image, 0.24 without hue (0.35 and 0.26 before div255 and blend_within).
+// Divisions (about 3.5 cycles per vector here, one at a time) bound several loops; the
+// divisions of bytes by 255 are done exactly without one (div255), the others stay. Tried
+// and slower: one loop per piece with the steps, the conversions and the output fused (the
+// chains of dependent operations outgrow what the out-of-order window hides), the two hue
+// loops merged, and divisions as double products by a reciprocal (exact, but the
+// conversions to and from double cost as much as the division).
 
 // clang-format off
 #undef HWY_TARGET_INCLUDE
@@ -57,6 +65,16 @@ HWY_INLINE V blend(DF df, V degenerate, V value, float alpha) {
   return hn::Floor(hn::Min(hn::Max(t, hn::Zero(df)), hn::Set(df, 255.0f)));
 }
 
+// blend for 0 <= alpha <= 1, without the clamp: the difference is exact, |alpha * (value -
+// degenerate)| rounds to at most |value - degenerate| (a float), so the sum lies between
+// degenerate and value, two floats in [0, 255], and rounds into that range too. The clamp is
+// then the identity; skipping it saves two of six operations, and half of ColorJitter's
+// factors are <= 1.
+template <class DF, class V = hn::Vec<DF>>
+HWY_INLINE V blend_within(DF df, V degenerate, V value, float alpha) {
+  return hn::Floor(hn::Add(degenerate, hn::Mul(hn::Set(df, alpha), hn::Sub(value, degenerate))));
+}
+
 // PIL's L (Convert.c rgb2l): (19595 R + 38470 G + 7471 B + 0x8000) >> 16. Every partial
 // sum is an integer below 255 * 65536 + 32768 < 2^24, so float holds it exactly, and the
 // shift is a multiplication by 2^-16 and a floor.
@@ -67,33 +85,59 @@ HWY_INLINE V luma(DF df, V r, V g, V b) {
   return hn::Floor(hn::Mul(sum, hn::Set(df, 1.0f / 65536.0f)));
 }
 
+// x / 255.0f, the correctly rounded float quotient, for an integer 0 <= x <= 255, without a
+// division: 1/255 = (1 + 2^-8 + 2^-16 + ...) 2^-8 = 257 / 2^16 + 1 / (255 * 2^16), so
+// x * (257 / 2^16) (17 bits: exact) plus x * float(1 / 255) / 2^16 (two roundings of a term
+// 2^-16 of the sum) is x / 255 within a relative 2^-38 before the addition rounds. x / 255
+// is never that close to a point halfway between floats: for x / 255 in [2^e, 2^(e+1)) the
+// halfway points are odd multiples of 2^(e-24), x is a multiple of 2^(e-24) too, so their
+// distance is a nonzero multiple of 2^(e-24) / 255, above 2^-33 relative (nonzero: x / 255 is
+// not a dyadic with 25 significant bits). So the addition rounds to the quotient; two
+// products and a sum cost less than a division (about 3.5 cycles per vector on Zen 4,
+// alone in its unit). Checked for every x by ImageColor.DivisionsWithoutDividingAreExact.
+template <class DF, class V = hn::Vec<DF>>
+HWY_INLINE V div255(DF df, V x) {
+  return hn::Add(hn::Mul(x, hn::Set(df, 257.0f / 65536.0f)), hn::Mul(x, hn::Set(df, (1.0f / 255.0f) / 65536.0f)));
+}
+
 // Brightness (grey 0) and contrast (grey = the mean L): every value blended with the grey.
 void blend_with_grey(const Planes& p, int64_t n, float grey, float alpha) {
   const hn::ScalableTag<float> df;
   const int64_t N = static_cast<int64_t>(hn::Lanes(df));
   const auto g = hn::Set(df, grey);
-  for (float* plane : p.c)
-    for (int64_t i = 0; i < n; i += N) hn::Store(blend(df, g, hn::Load(df, plane + i), alpha), df, plane + i);
+  for (float* plane : p.c) {
+    if (alpha <= 1.0f)
+      for (int64_t i = 0; i < n; i += N) hn::Store(blend_within(df, g, hn::Load(df, plane + i), alpha), df, plane + i);
+    else
+      for (int64_t i = 0; i < n; i += N) hn::Store(blend(df, g, hn::Load(df, plane + i), alpha), df, plane + i);
+  }
 }
 
 // Saturation (ImageEnhance.Color): every channel blended with the pixel's own L.
 void blend_with_luma(const Planes& p, int64_t n, float alpha) {
   const hn::ScalableTag<float> df;
   const int64_t N = static_cast<int64_t>(hn::Lanes(df));
-  for (int64_t i = 0; i < n; i += N) {
-    const auto r = hn::Load(df, p.c[0] + i), g = hn::Load(df, p.c[1] + i), b = hn::Load(df, p.c[2] + i);
-    const auto l = luma(df, r, g, b);
-    hn::Store(blend(df, l, r, alpha), df, p.c[0] + i);
-    hn::Store(blend(df, l, g, alpha), df, p.c[1] + i);
-    hn::Store(blend(df, l, b, alpha), df, p.c[2] + i);
-  }
+  const auto run = [&](auto blend_fn) {
+    for (int64_t i = 0; i < n; i += N) {
+      const auto r = hn::Load(df, p.c[0] + i), g = hn::Load(df, p.c[1] + i), b = hn::Load(df, p.c[2] + i);
+      const auto l = luma(df, r, g, b);
+      hn::Store(blend_fn(df, l, r, alpha), df, p.c[0] + i);
+      hn::Store(blend_fn(df, l, g, alpha), df, p.c[1] + i);
+      hn::Store(blend_fn(df, l, b, alpha), df, p.c[2] + i);
+    }
+  };
+  if (alpha <= 1.0f)
+    run([](auto d, auto x, auto y, float a) { return blend_within(d, x, y, a); });
+  else
+    run([](auto d, auto x, auto y, float a) { return blend(d, x, y, a); });
 }
 
 // Hue (torchvision F_pil.adjust_hue): Convert.c rgb2hsv_row, h + shift (uint8, wrapping),
 // hsv2rgb, in float. PIL computes some steps in double; the float forms used here give PIL's
 // bytes on every input, for the reasons given with each and checked by enumerating the inputs
 // (test ImageColor.HueInFloatEqualsPilOnEveryInput). Two loops, rgb2hsv then hsv2rgb,
-// with H and S in between: one loop would chain five divisions per pixel and stall on them.
+// with H and S in between: in one loop, rgb2hsv's three divisions and hsv2rgb's long chain
+// of dependent operations stall it (measured slower).
 void shift_hue(const Planes& p, int64_t n, float shift) {
   const hn::ScalableTag<float> df;
   const int64_t N = static_cast<int64_t>(hn::Lanes(df));
@@ -133,23 +177,24 @@ void shift_hue(const Planes& p, int64_t n, float shift) {
     // hsv2rgb: i = floor(h * 6.0 / 255.0) as floor(h * (6 / 255.f)); f = h * 6.0 / 255.0 - i
     // (stored to float) as (6 h - 255 i) / 255.f, an exact integer over 255; fs = s / 255.f.
     // p = round(v * (1.0 - fs)), q = round(v * (1.0 - fs * f)), t = round(v * (1.0 - fs * (1.0 - f)))
-    // as floor(x + 0.5f) of float expressions.
-    const auto sector = hn::Floor(hn::Mul(h, hn::Set(df, 6.0f / 255.0f)));  // 6 for h = 255: i % 6 = 0
-    const auto f = hn::Div(hn::Sub(hn::Mul(h, hn::Set(df, 6.0f)), hn::Mul(sector, c255)), c255);
-    const auto fs = hn::Div(s, c255);
+    // as floor(x + 0.5f) of float expressions. h = 255 gives i = 6, f = 0 and, as i % 6 = 0,
+    // (v, t, p) = (v, p, p) (t = round(v * (1.0 - fs)) = p); here i is taken as 5 and f as
+    // 255 / 255 = 1: (v, p, q) with q = floor(v * (1 - fs * 1) + 0.5f) = p, the same bytes.
+    const auto sector = hn::Min(hn::Floor(hn::Mul(h, hn::Set(df, 6.0f / 255.0f))), hn::Set(df, 5.0f));
+    const auto f = div255(df, hn::Sub(hn::Mul(h, hn::Set(df, 6.0f)), hn::Mul(sector, c255)));
+    const auto fs = div255(df, s);
     const auto half = hn::Set(df, 0.5f);
     const auto pv = hn::Floor(hn::Add(hn::Mul(v, hn::Sub(one, fs)), half));
     // The switch on the sector: 0 (v, t, p), 1 (q, v, p), 2 (p, v, t), 3 (p, q, v), 4 (t, p, v),
     // 5 (v, p, q): each pixel needs q (odd sectors) or t (even), its "x".
     const auto is = [&](float k) { return hn::Eq(sector, hn::Set(df, k)); };
-    const auto s0 = hn::Or(is(0), is(6)), s1 = is(1), s2 = is(2), s3 = is(3), s4 = is(4), s5 = is(5);
+    const auto s0 = is(0), s1 = is(1), s2 = is(2), s3 = is(3), s4 = is(4), s5 = is(5);
     const auto odd = hn::Or(s1, hn::Or(s3, s5));
     const auto fs_f = hn::Mul(fs, hn::IfThenElse(odd, f, hn::Sub(one, f)));
     const auto xv = hn::Floor(hn::Add(hn::Mul(v, hn::Sub(one, fs_f)), half));
-    // S = 0 (grey pixels included) gives (v, v, v).
-    const auto grey = hn::Eq(s, zero);
+    // S = 0 (grey pixels included) makes PIL return (v, v, v); here fs = 0 gives p = q = t = v.
     const auto channel = [&](auto v_sectors, auto x_sectors) {
-      return hn::IfThenElse(hn::Or(grey, v_sectors), v, hn::IfThenElse(x_sectors, xv, pv));
+      return hn::IfThenElse(v_sectors, v, hn::IfThenElse(x_sectors, xv, pv));
     };
     hn::Store(channel(hn::Or(s0, s5), hn::Or(s1, s4)), df, p.c[0] + i);
     hn::Store(channel(hn::Or(s1, s2), hn::Or(s0, s3)), df, p.c[1] + i);
@@ -174,15 +219,16 @@ int64_t luma_sum(const Planes& p, int64_t n) {
 }
 
 // Plane c of n pixels to o[x], x < n (o[-x] when flip: o is then the piece's last pixel in
-// the output row): normalize_pixel, (x / 255 - mean) / std, one IEEE operation at a time.
+// the output row): normalize_pixel, (x / 255 - mean) / std, one IEEE operation at a time
+// (x / 255 as div255, the same float).
 void write_normalized_piece(const float* HWY_RESTRICT plane, int64_t n, float mean, float std, bool flip,
                             float* HWY_RESTRICT o) {
   const hn::ScalableTag<float> df;
   const int64_t N = static_cast<int64_t>(hn::Lanes(df));
-  const auto m = hn::Set(df, mean), s = hn::Set(df, std), c255 = hn::Set(df, 255.0f);
+  const auto m = hn::Set(df, mean), s = hn::Set(df, std);
   int64_t i = 0;
   for (; i + N <= n; i += N) {
-    const auto y = hn::Div(hn::Sub(hn::Div(hn::Load(df, plane + i), c255), m), s);
+    const auto y = hn::Div(hn::Sub(div255(df, hn::Load(df, plane + i)), m), s);
     if (flip)
       hn::StoreU(hn::Reverse(df, y), df, o - i - (N - 1));
     else

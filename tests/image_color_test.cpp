@@ -2,11 +2,12 @@
 // target compiled in: equal bytes for each adjustment, for ColorJitter in all 24 orders with
 // every subset of adjustments, for the hue shift on every (h, s, v) PIL can produce, and equal
 // f32 bits for the pipelines and to_chw_normalized (flipped or not, odd and wide rows). And
-// the float forms image_color.cpp uses for PIL's double expressions, on every input.
+// the float forms image_color.cpp uses for PIL's double expressions and for its divisions, on every input.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <random>
@@ -72,15 +73,46 @@ std::array<int, 3> pil_rgb(int h, int s, int v) {
   return table[i % 6];
 }
 
+// image_color.cpp's div255: x / 255.0f for an integer x in 0..255 by two products and a sum.
+float div255(float x) { return x * (257.0f / 65536.0f) + x * ((1.0f / 255.0f) / 65536.0f); }
+
+// As shift_hue: the sector clamped to 5 (h = 255: sector 5 with f = 1 for PIL's 6 with f = 0),
+// the divisions by 255 as div255, and no special case for s = 0.
 std::array<int, 3> float_rgb(int h, int s, int v) {
   const float hf = static_cast<float>(h), V = static_cast<float>(v);
-  const float i = std::floor(hf * (6.0f / 255.0f));
-  const float f = (hf * 6.0f - i * 255.0f) / 255.0f, fs = static_cast<float>(s) / 255.0f;
+  const float i = std::min(std::floor(hf * (6.0f / 255.0f)), 5.0f);
+  const float f = div255(hf * 6.0f - i * 255.0f), fs = div255(static_cast<float>(s));
   const int p = static_cast<int>(std::floor(V * (1.0f - fs) + 0.5f));
   const int q = static_cast<int>(std::floor(V * (1.0f - fs * f) + 0.5f));
   const int t = static_cast<int>(std::floor(V * (1.0f - fs * (1.0f - f)) + 0.5f));
   const std::array<int, 3> table[6] = {{v, t, p}, {q, v, p}, {p, v, t}, {p, q, v}, {t, p, v}, {v, p, q}};
-  return table[static_cast<int>(i) % 6];
+  return table[static_cast<int>(i)];
+}
+
+// div255 is the division, bit for bit, for every x it gets (image_color.cpp argues why).
+TEST(ImageColor, DivisionsWithoutDividingAreExact) {
+  for (int x = 0; x < 256; ++x) {
+    const float xf = static_cast<float>(x), quotient = xf / 255.0f, product = div255(xf);
+    EXPECT_EQ(std::bit_cast<uint32_t>(quotient), std::bit_cast<uint32_t>(product)) << "x = " << x;
+  }
+}
+
+// The blend without its clamp for 0 <= alpha <= 1 (image_color.cpp's blend_within) gives
+// pil_blend's byte for every pair of bytes, at the ends of that range and in between.
+TEST(ImageColor, UnclampedBlendEqualsPilForAlphaUpToOne) {
+  std::mt19937_64 rng(5);
+  std::uniform_real_distribution<float> unit(0.0f, 1.0f);
+  std::vector<float> alphas = {0.0f, 1.0f, 0.5f, std::nextafter(1.0f, 0.0f), 0.6f, 1e-30f};
+  for (int k = 0; k < 20; ++k) alphas.push_back(unit(rng));
+  int64_t bad = 0;
+  for (const float alpha : alphas)
+    for (int d = 0; d < 256; ++d)
+      for (int v = 0; v < 256; ++v) {
+        const float D = static_cast<float>(d);
+        const float t = std::floor(D + alpha * (static_cast<float>(v) - D));
+        if (t < 0.0f || t > 255.0f || static_cast<int>(t) != pil_blend(d, v, alpha)) ++bad;
+      }
+  EXPECT_EQ(bad, 0);
 }
 
 TEST(ImageColor, HueInFloatEqualsPilOnEveryInput) {
@@ -94,14 +126,16 @@ TEST(ImageColor, HueInFloatEqualsPilOnEveryInput) {
                         << pil_hs(r, g, b).second << "), float (" << float_hs(r, g, b).first << ", "
                         << float_hs(r, g, b).second << ")";
       }
-  // hsv2rgb on every (s, v) a pixel can have (s from rgb2hsv of max v, min v - cr) and every h.
-  for (int v = 1; v < 256; ++v)
-    for (int cr = 1; cr <= v; ++cr) {
-      const int s = pil_hs(v, v - cr, v - cr).second;
-      if (s == 0) continue;  // hsv2rgb returns (v, v, v)
-      for (int h = 0; h < 256; ++h)
-        if (pil_rgb(h, s, v) != float_rgb(h, s, v) && ++bad <= 5)
+  // hsv2rgb on every (s, v) a pixel can have (s from rgb2hsv of max v, min v - cr, and s = 0
+  // for grey pixels, where PIL returns (v, v, v)) and every h.
+  for (int v = 0; v < 256; ++v)
+    for (int cr = 0; cr <= v; ++cr) {
+      const int s = cr == 0 ? 0 : pil_hs(v, v - cr, v - cr).second;
+      for (int h = 0; h < 256; ++h) {
+        const std::array<int, 3> expected = s == 0 ? std::array<int, 3>{v, v, v} : pil_rgb(h, s, v);
+        if (expected != float_rgb(h, s, v) && ++bad <= 5)
           ADD_FAILURE() << "hsv2rgb of (" << h << ", " << s << ", " << v << ") differs";
+      }
     }
   EXPECT_EQ(bad, 0);
 }
