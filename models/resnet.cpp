@@ -1,5 +1,7 @@
 #include "models/resnet.h"
 
+#include <utility>
+
 #include "autograd/ops.h"
 #include "tensor/error.h"
 
@@ -84,8 +86,11 @@ Tensor ResNet::forward(const Tensor& x) {
   return y;
 }
 
-std::shared_ptr<ResNet> resnet18(int64_t num_classes, int64_t in_channels, Stem stem, Generator* gen) {
-  return std::make_shared<ResNet>(ResNetConfig{.blocks = {2, 2, 2, 2},
+namespace {
+
+std::shared_ptr<ResNet> imagenet_resnet(std::vector<int64_t> blocks, int64_t num_classes, int64_t in_channels,
+                                        Stem stem, Generator* gen) {
+  return std::make_shared<ResNet>(ResNetConfig{.blocks = std::move(blocks),
                                                .widths = {64, 128, 256, 512},
                                                .stem = stem,
                                                .in_channels = in_channels,
@@ -93,13 +98,32 @@ std::shared_ptr<ResNet> resnet18(int64_t num_classes, int64_t in_channels, Stem 
                                   gen);
 }
 
-std::shared_ptr<ResNet> resnet20(int64_t num_classes, int64_t in_channels, Generator* gen) {
-  return std::make_shared<ResNet>(ResNetConfig{.blocks = {3, 3, 3},
+// The paper's CIFAR networks: 6n + 2 layers, three stages of n blocks, 16/32/64 channels.
+std::shared_ptr<ResNet> cifar_resnet(int64_t n, int64_t num_classes, int64_t in_channels, Generator* gen) {
+  return std::make_shared<ResNet>(ResNetConfig{.blocks = {n, n, n},
                                                .widths = {16, 32, 64},
                                                .stem = Stem::cifar,
                                                .in_channels = in_channels,
                                                .num_classes = num_classes},
                                   gen);
+}
+
+}  // namespace
+
+std::shared_ptr<ResNet> resnet18(int64_t num_classes, int64_t in_channels, Stem stem, Generator* gen) {
+  return imagenet_resnet({2, 2, 2, 2}, num_classes, in_channels, stem, gen);
+}
+
+std::shared_ptr<ResNet> resnet34(int64_t num_classes, int64_t in_channels, Stem stem, Generator* gen) {
+  return imagenet_resnet({3, 4, 6, 3}, num_classes, in_channels, stem, gen);
+}
+
+std::shared_ptr<ResNet> resnet20(int64_t num_classes, int64_t in_channels, Generator* gen) {
+  return cifar_resnet(3, num_classes, in_channels, gen);
+}
+
+std::shared_ptr<ResNet> resnet56(int64_t num_classes, int64_t in_channels, Generator* gen) {
+  return cifar_resnet(9, num_classes, in_channels, gen);
 }
 
 }  // namespace lowbit::models

@@ -53,9 +53,12 @@ class ResNet : public nn::Module {
   const ResNetConfig config;
 };
 
-// ResNet-18 (torchvision's layout) and the CIFAR ResNet-20.
+// ResNet-18 and ResNet-34 (torchvision's layout), the CIFAR ResNet-20 and ResNet-56.
 std::shared_ptr<ResNet> resnet18(int64_t num_classes = 1000, int64_t in_channels = 3, Stem stem = Stem::imagenet,
                                  Generator* gen = nullptr);
+std::shared_ptr<ResNet> resnet34(int64_t num_classes = 1000, int64_t in_channels = 3, Stem stem = Stem::imagenet,
+                                 Generator* gen = nullptr);
 std::shared_ptr<ResNet> resnet20(int64_t num_classes = 10, int64_t in_channels = 3, Generator* gen = nullptr);
+std::shared_ptr<ResNet> resnet56(int64_t num_classes = 10, int64_t in_channels = 3, Generator* gen = nullptr);
 
 }  // namespace lowbit::models

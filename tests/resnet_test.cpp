@@ -141,6 +141,43 @@ TEST(ResNet, Resnet20Structure) {
   EXPECT_FALSE(model->child("layer3")->is_training());
 }
 
+int64_t parameter_count(nn::Module& model) {
+  int64_t n = 0;
+  for (auto& [name, p] : model.named_parameters()) n += p.numel();
+  return n;
+}
+
+// torchvision's published parameter counts (torchvision.models docs: resnet18 11,689,512,
+// resnet34 21,797,672) and MACs at 224 x 224 (its "GFLOPS" column, which counts
+// multiply-adds: 1.81 and 3.66), from the model summary.
+TEST(ResNet, ImagenetResnetsHaveTheirPublishedSize) {
+  Generator gen{3, 0};
+  auto r18 = models::resnet18(1000, 3, models::Stem::imagenet, &gen);
+  EXPECT_EQ(parameter_count(*r18), 11'689'512);
+  const nn::Summary s18 = nn::summarize(*r18, {1, 3, 224, 224});
+  EXPECT_EQ(s18.total_params, 11'689'512);
+  EXPECT_NEAR(static_cast<double>(s18.total_macs) / 1e9, 1.81, 0.005);
+  auto r34 = models::resnet34(1000, 3, models::Stem::imagenet, &gen);
+  EXPECT_EQ(parameter_count(*r34), 21'797'672);
+  const nn::Summary s34 = nn::summarize(*r34, {1, 3, 224, 224});
+  EXPECT_NEAR(static_cast<double>(s34.total_macs) / 1e9, 3.66, 0.005);
+  EXPECT_EQ(r34->state_dict().size(), 218u);  // 36 convs + 36 BNs x 5 + fc x 2
+}
+
+// ResNet-56: 9 blocks per stage. The paper's network (parameter-free shortcuts, option A)
+// has 853,018 parameters for 10 classes (the paper's 0.85M); here the two shape-changing
+// shortcuts are 1x1 convs with BNs (option B): 16 x 32 + 64 and 32 x 64 + 128 more.
+TEST(ResNet, Resnet56Structure) {
+  Generator gen{5, 0};
+  auto model = models::resnet56(10, 3, &gen);
+  const int64_t params = parameter_count(*model);
+  const nn::Summary s = nn::summarize(*model, {1, 3, 32, 32});
+  EXPECT_EQ(s.total_params, params);
+  EXPECT_EQ(params, 853'018 + 16 * 32 + 64 + 32 * 64 + 128);
+  EXPECT_EQ(model->child("layer3")->children().size(), 9u);
+  EXPECT_EQ((*model)(zeros({2, 3, 32, 32})).sizes(), (Shape{2, 10}));
+}
+
 TEST(ResNet, ZeroInitResidualAndKaimingFanOut) {
   Generator gen{3, 0};
   models::ResNetConfig c;
