@@ -82,4 +82,10 @@ std::string Summary::str() const {
   return out;
 }
 
+int64_t parameter_count(const Module& model) {
+  int64_t n = 0;
+  for (const auto& [name, p] : model.named_parameters()) n += p.numel();
+  return n;
+}
+
 }  // namespace lowbit::nn

@@ -26,4 +26,7 @@ struct Summary {
 
 Summary summarize(Module& model, const Shape& input_shape, DType dtype = DType::f32);
 
+// The number of parameter elements of the model (no forward pass).
+int64_t parameter_count(const Module& model);
+
 }  // namespace lowbit::nn

@@ -125,8 +125,7 @@ TEST(ResNet, Resnet18MatchesPyTorch) {
 TEST(ResNet, Resnet20Structure) {
   Generator gen{7, 0};
   auto model = models::resnet20(10, 1, &gen);
-  int64_t params = 0;
-  for (auto& [name, p] : model->named_parameters()) params += p.numel();
+  const int64_t params = nn::parameter_count(*model);
   // stem 144 + 32; stage 1: 3 x (2 x 2304 + 64); stage 2: 4608 + 9216 + 128 + 512 + 64
   // (1x1 shortcut) + 2 x 18560; stage 3: 18432 + 36864 + 256 + 2048 + 128 + 2 x 73984;
   // fc 650. About the paper's 0.27M.
@@ -141,24 +140,18 @@ TEST(ResNet, Resnet20Structure) {
   EXPECT_FALSE(model->child("layer3")->is_training());
 }
 
-int64_t parameter_count(nn::Module& model) {
-  int64_t n = 0;
-  for (auto& [name, p] : model.named_parameters()) n += p.numel();
-  return n;
-}
-
 // torchvision's published parameter counts (torchvision.models docs: resnet18 11,689,512,
 // resnet34 21,797,672) and MACs at 224 x 224 (its "GFLOPS" column, which counts
 // multiply-adds: 1.81 and 3.66), from the model summary.
 TEST(ResNet, ImagenetResnetsHaveTheirPublishedSize) {
   Generator gen{3, 0};
   auto r18 = models::resnet18(1000, 3, models::Stem::imagenet, &gen);
-  EXPECT_EQ(parameter_count(*r18), 11'689'512);
+  EXPECT_EQ(nn::parameter_count(*r18), 11'689'512);
   const nn::Summary s18 = nn::summarize(*r18, {1, 3, 224, 224});
   EXPECT_EQ(s18.total_params, 11'689'512);
   EXPECT_NEAR(static_cast<double>(s18.total_macs) / 1e9, 1.81, 0.005);
   auto r34 = models::resnet34(1000, 3, models::Stem::imagenet, &gen);
-  EXPECT_EQ(parameter_count(*r34), 21'797'672);
+  EXPECT_EQ(nn::parameter_count(*r34), 21'797'672);
   const nn::Summary s34 = nn::summarize(*r34, {1, 3, 224, 224});
   EXPECT_NEAR(static_cast<double>(s34.total_macs) / 1e9, 3.66, 0.005);
   EXPECT_EQ(r34->state_dict().size(), 218u);  // 36 convs + 36 BNs x 5 + fc x 2
@@ -170,7 +163,7 @@ TEST(ResNet, ImagenetResnetsHaveTheirPublishedSize) {
 TEST(ResNet, Resnet56Structure) {
   Generator gen{5, 0};
   auto model = models::resnet56(10, 3, &gen);
-  const int64_t params = parameter_count(*model);
+  const int64_t params = nn::parameter_count(*model);
   const nn::Summary s = nn::summarize(*model, {1, 3, 32, 32});
   EXPECT_EQ(s.total_params, params);
   EXPECT_EQ(params, 853'018 + 16 * 32 + 64 + 32 * 64 + 128);

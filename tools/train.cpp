@@ -18,6 +18,7 @@
 #include "nn/metrics.h"
 #include "nn/optim.h"
 #include "nn/safetensors.h"
+#include "nn/summary.h"
 #include "tensor/error.h"
 #include "tensor/random.h"
 #include "tools/progress.h"
@@ -191,11 +192,7 @@ TrainResult train(const TrainConfig& c) {
                  {"resume", c.resume},
                  {"step", step},
                  {"steps_per_epoch", steps_per_epoch},
-                 {"parameters", [&] {
-                    int64_t n = 0;
-                    for (auto& [name, p] : model->named_parameters()) n += p.numel();
-                    return n;
-                  }()}});
+                 {"parameters", nn::parameter_count(*model)}});
 
   auto save = [&](const char* why) {
     const std::map<std::string, std::string> weights_meta{
