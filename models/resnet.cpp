@@ -11,15 +11,19 @@ namespace {
 
 std::shared_ptr<nn::Conv2d> conv(int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t pad, DType dtype,
                                  Generator* gen) {
-  auto c = std::make_shared<nn::Conv2d>(
-      in, out, kernel,
-      nn::Conv2dOptions{.stride = {stride, stride}, .padding = {pad, pad}, .bias = false, .dtype = dtype, .gen = gen});
-  nn::kaiming_normal_(c->weight, nn::FanMode::fan_out, 0, gen);
-  return c;
+  return models::conv(in, out, kernel, stride, pad, 1, LayerOptions{.dtype = dtype, .gen = gen});
 }
 
 std::shared_ptr<nn::BatchNorm2d> bn(int64_t channels, DType dtype) {
-  return std::make_shared<nn::BatchNorm2d>(channels, nn::BatchNormOptions{.dtype = dtype});
+  return batch_norm(channels, LayerOptions{.dtype = dtype});
+}
+
+// 1x1 conv + BN on the shortcut where the block changes the shape (the paper's option B).
+std::shared_ptr<nn::Sequential> downsample(int64_t in, int64_t out, int64_t stride, DType dtype, Generator* gen) {
+  auto d = std::make_shared<nn::Sequential>();
+  d->push_back(conv(in, out, 1, stride, 0, dtype, gen));
+  d->push_back(bn(out, dtype));
+  return d;
 }
 
 }  // namespace
@@ -32,9 +36,7 @@ BasicBlock::BasicBlock(int64_t in_channels, int64_t channels, int64_t stride, DT
   conv2 = register_module("conv2", conv(channels, channels, 3, 1, 1, dtype, gen));
   bn2 = register_module("bn2", bn(channels, dtype));
   if (stride != 1 || in_channels != channels) {
-    downsample = register_module("downsample", std::make_shared<nn::Sequential>());
-    downsample->push_back(conv(in_channels, channels, 1, stride, 0, dtype, gen));
-    downsample->push_back(bn(channels, dtype));
+    downsample = register_module("downsample", models::downsample(in_channels, channels, stride, dtype, gen));
   }
   add = register_module("add", std::make_shared<nn::Add>());
 }
@@ -42,6 +44,30 @@ BasicBlock::BasicBlock(int64_t in_channels, int64_t channels, int64_t stride, DT
 Tensor BasicBlock::forward(const Tensor& x) {
   Tensor out = (*relu)((*bn1)((*conv1)(x)));
   out = (*bn2)((*conv2)(out));
+  const Tensor identity = downsample ? (*downsample)(x) : x;
+  return (*relu)((*add)(out, identity));
+}
+
+Bottleneck::Bottleneck(int64_t in_channels, int64_t channels, int64_t stride, DType dtype, Generator* gen)
+    : Module("Bottleneck") {
+  const int64_t out_channels = channels * expansion;
+  conv1 = register_module("conv1", conv(in_channels, channels, 1, 1, 0, dtype, gen));
+  bn1 = register_module("bn1", bn(channels, dtype));
+  conv2 = register_module("conv2", conv(channels, channels, 3, stride, 1, dtype, gen));
+  bn2 = register_module("bn2", bn(channels, dtype));
+  conv3 = register_module("conv3", conv(channels, out_channels, 1, 1, 0, dtype, gen));
+  bn3 = register_module("bn3", bn(out_channels, dtype));
+  relu = register_module("relu", std::make_shared<nn::ReLU>());
+  if (stride != 1 || in_channels != out_channels) {
+    downsample = register_module("downsample", models::downsample(in_channels, out_channels, stride, dtype, gen));
+  }
+  add = register_module("add", std::make_shared<nn::Add>());
+}
+
+Tensor Bottleneck::forward(const Tensor& x) {
+  Tensor out = (*relu)((*bn1)((*conv1)(x)));
+  out = (*relu)((*bn2)((*conv2)(out)));
+  out = (*bn3)((*conv3)(out));
   const Tensor identity = downsample ? (*downsample)(x) : x;
   return (*relu)((*add)(out, identity));
 }
@@ -67,9 +93,15 @@ ResNet::ResNet(const ResNetConfig& c, Generator* gen) : Module("ResNet"), config
     auto layer = register_module("layer" + std::to_string(stage + 1), std::make_shared<nn::Sequential>());
     for (int64_t b = 0; b < c.blocks[stage]; ++b) {
       const int64_t stride = stage > 0 && b == 0 ? 2 : 1;
-      auto block = layer->push_back(std::make_shared<BasicBlock>(in, c.widths[stage], stride, c.dtype, gen));
-      if (c.zero_init_residual) nn::zeros_(block->bn2->weight);
-      in = c.widths[stage];
+      if (c.block == BlockType::basic) {
+        auto block = layer->push_back(std::make_shared<BasicBlock>(in, c.widths[stage], stride, c.dtype, gen));
+        if (c.zero_init_residual) nn::zeros_(block->bn2->weight);
+        in = c.widths[stage];
+      } else {
+        auto block = layer->push_back(std::make_shared<Bottleneck>(in, c.widths[stage], stride, c.dtype, gen));
+        if (c.zero_init_residual) nn::zeros_(block->bn3->weight);
+        in = c.widths[stage] * Bottleneck::expansion;
+      }
     }
   }
   register_module("avgpool", std::make_shared<nn::AdaptiveAvgPool2d>(nn::Pair{1, 1}));
@@ -88,42 +120,36 @@ Tensor ResNet::forward(const Tensor& x) {
 
 namespace {
 
-std::shared_ptr<ResNet> imagenet_resnet(std::vector<int64_t> blocks, int64_t num_classes, int64_t in_channels,
-                                        Stem stem, Generator* gen) {
-  return std::make_shared<ResNet>(ResNetConfig{.blocks = std::move(blocks),
+std::shared_ptr<ResNet> imagenet_resnet(BlockType block, std::vector<int64_t> blocks, const ModelOptions& o) {
+  return std::make_shared<ResNet>(ResNetConfig{.block = block,
+                                               .blocks = std::move(blocks),
                                                .widths = {64, 128, 256, 512},
-                                               .stem = stem,
-                                               .in_channels = in_channels,
-                                               .num_classes = num_classes},
-                                  gen);
+                                               .stem = o.stem,
+                                               .in_channels = o.in_channels,
+                                               .num_classes = o.num_classes,
+                                               .dtype = o.dtype},
+                                  o.gen);
 }
 
 // The paper's CIFAR networks: 6n + 2 layers, three stages of n blocks, 16/32/64 channels.
-std::shared_ptr<ResNet> cifar_resnet(int64_t n, int64_t num_classes, int64_t in_channels, Generator* gen) {
+std::shared_ptr<ResNet> cifar_resnet(int64_t n, const ModelOptions& o) {
   return std::make_shared<ResNet>(ResNetConfig{.blocks = {n, n, n},
                                                .widths = {16, 32, 64},
                                                .stem = Stem::cifar,
-                                               .in_channels = in_channels,
-                                               .num_classes = num_classes},
-                                  gen);
+                                               .in_channels = o.in_channels,
+                                               .num_classes = o.num_classes,
+                                               .dtype = o.dtype},
+                                  o.gen);
 }
 
 }  // namespace
 
-std::shared_ptr<ResNet> resnet18(int64_t num_classes, int64_t in_channels, Stem stem, Generator* gen) {
-  return imagenet_resnet({2, 2, 2, 2}, num_classes, in_channels, stem, gen);
+std::shared_ptr<ResNet> resnet18(const ModelOptions& o) { return imagenet_resnet(BlockType::basic, {2, 2, 2, 2}, o); }
+std::shared_ptr<ResNet> resnet34(const ModelOptions& o) { return imagenet_resnet(BlockType::basic, {3, 4, 6, 3}, o); }
+std::shared_ptr<ResNet> resnet50(const ModelOptions& o) {
+  return imagenet_resnet(BlockType::bottleneck, {3, 4, 6, 3}, o);
 }
-
-std::shared_ptr<ResNet> resnet34(int64_t num_classes, int64_t in_channels, Stem stem, Generator* gen) {
-  return imagenet_resnet({3, 4, 6, 3}, num_classes, in_channels, stem, gen);
-}
-
-std::shared_ptr<ResNet> resnet20(int64_t num_classes, int64_t in_channels, Generator* gen) {
-  return cifar_resnet(3, num_classes, in_channels, gen);
-}
-
-std::shared_ptr<ResNet> resnet56(int64_t num_classes, int64_t in_channels, Generator* gen) {
-  return cifar_resnet(9, num_classes, in_channels, gen);
-}
+std::shared_ptr<ResNet> resnet20(const ModelOptions& o) { return cifar_resnet(3, o); }
+std::shared_ptr<ResNet> resnet56(const ModelOptions& o) { return cifar_resnet(9, o); }
 
 }  // namespace lowbit::models

@@ -12,4 +12,5 @@
 #include "nn/metrics.h"
 #include "nn/module.h"
 #include "nn/pool2d.h"
+#include "nn/stochastic_depth.h"
 #include "nn/summary.h"

@@ -262,6 +262,37 @@ TEST(DropoutLayer, IdentityInEvalAndForPZero) {
   EXPECT_LOWBIT_ERROR(nn::Dropout(-0.1), "Dropout");
 }
 
+// StochasticDepth (mode "row"): whole samples are kept, scaled by 1 / (1 - p), or zeroed;
+// the gradient is the same per-sample factor; eval and p = 0 are the identity.
+TEST(StochasticDepthLayer, DropsWholeSamplesAndScalesTheRest) {
+  const int64_t n = 2000;
+  Tensor x = add(random_tensor({n, 3, 2, 2}, DType::f64, 21), 5.0);  // no zeros of its own
+  set_requires_grad(x);
+  Generator gen{7, 0};
+  const double p = 0.25;
+  nn::StochasticDepth sd(p, &gen);
+  const Tensor y = sd(x);
+  backward(sum(y));
+  const std::vector<double> xs = x.to_vector<double>(), ys = y.to_vector<double>(), gs = grad(x).to_vector<double>();
+  int64_t kept = 0;
+  for (int64_t s = 0; s < n; ++s) {
+    const double factor = ys[static_cast<size_t>(s * 12)] / xs[static_cast<size_t>(s * 12)];
+    ASSERT_TRUE(factor == 0 || std::abs(factor - 1 / (1 - p)) < 1e-12) << "sample " << s << ": " << factor;
+    kept += factor != 0;
+    for (size_t j = static_cast<size_t>(s * 12); j < static_cast<size_t>(s * 12 + 12); ++j) {
+      EXPECT_NEAR(ys[j], factor * xs[j], 1e-12);
+      EXPECT_EQ(gs[j], factor == 0 ? 0.0 : 1 / (1 - p));
+    }
+  }
+  // Kept fraction 0.75: the binomial standard deviation over 2000 samples is ~0.0097.
+  EXPECT_NEAR(static_cast<double>(kept) / n, 1 - p, 0.04);
+  sd.eval();
+  EXPECT_TRUE(bit_equal(x, sd(x), "eval"));
+  nn::StochasticDepth off(0.0, &gen);
+  EXPECT_TRUE(bit_equal(x, off(x), "p = 0"));
+  EXPECT_LOWBIT_ERROR(nn::StochasticDepth(1.0), "StochasticDepth", "1");
+}
+
 TEST(DropoutLayer, MaskStatisticsWithASeededGenerator) {
   const double p = 0.3;
   const int64_t n = 100'000;

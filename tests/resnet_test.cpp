@@ -1,14 +1,10 @@
-// models/resnet: torchvision's ResNet-18 names, shapes and numbers, against golden data
-// made with PyTorch by tests/golden/make_resnet_golden.py (its docstring says how the
-// deterministic weights are chosen; the same formula fills the lowbit model here), and
-// the CIFAR ResNet-20's structure.
+// models/resnet: the CIFAR ResNet-20/56 structures, published ImageNet ResNet sizes, and
+// initialisation. Logits against PyTorch's are in model_zoo_test.cpp.
 #include "models/resnet.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -19,112 +15,9 @@
 namespace lowbit {
 namespace {
 
-struct Golden {
-  std::vector<std::tuple<std::string, std::string, std::string>> params;  // name, dtype, "64,3,7,7"
-  std::vector<double> eval, train, running_mean;
-};
-
-Golden read_golden() {
-  const std::string path = std::string(LOWBIT_SOURCE_DIR) + "/tests/golden/resnet18_golden.txt";
-  std::ifstream in(path);
-  EXPECT_TRUE(in.good()) << "cannot open " << path;
-  Golden g;
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    std::istringstream ss(line);
-    std::string kind;
-    ss >> kind;
-    if (kind == "param") {
-      std::string name, dtype, shape;
-      ss >> name >> dtype >> shape;
-      g.params.emplace_back(name, dtype, shape == "-" ? "" : shape);
-    } else {
-      double v;
-      ss >> v;
-      (kind == "eval" ? g.eval : kind == "train" ? g.train : g.running_mean).push_back(v);
-    }
-  }
-  return g;
-}
-
-std::string shape_csv(const Shape& s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) out += (i ? "," : "") + std::to_string(s[i]);
-  return out;
-}
-
-// The golden script's fill(): tensor t of the state dict, element i.
-void fill(nn::Module& model) {
-  int64_t t = 0;
-  for (auto& [name, tensor] : model.state_dict()) {
-    Tensor dst = tensor;
-    if (name.ends_with("num_batches_tracked")) {
-      dst.fill_(0);
-    } else {
-      std::vector<double> v(static_cast<size_t>(dst.numel()));
-      for (size_t i = 0; i < v.size(); ++i) {
-        v[i] = 0.05 * std::sin(0.37 * static_cast<double>(i) + 1.3 * static_cast<double>(t));
-        if (name.ends_with("running_var")) v[i] = 1 + 0.5 * v[i];
-      }
-      dst.copy_(from_vector(v, dst.sizes()));  // rounded once to the model's dtype
-    }
-    ++t;
-  }
-}
-
-Tensor golden_input() {
-  std::vector<double> x(2 * 3 * 64 * 64);
-  for (size_t i = 0; i < x.size(); ++i) x[i] = std::cos(0.11 * static_cast<double>(i));
-  return from_vector(x, {2, 3, 64, 64});
-}
-
-TEST(ResNet, Resnet18StateDictIsTorchvisions) {
-  const Golden g = read_golden();
-  auto model = models::resnet18(10);
-  const nn::NamedTensors state = model->state_dict();
-  ASSERT_EQ(state.size(), g.params.size());
-  for (size_t i = 0; i < state.size(); ++i) {
-    const auto& [name, dtype, shape] = g.params[i];
-    EXPECT_EQ(state[i].first, name) << "entry " << i;
-    EXPECT_EQ(shape_csv(state[i].second.sizes()), shape) << name;
-    EXPECT_EQ(state[i].second.dtype() == DType::i64, dtype == "int64") << name;
-  }
-  EXPECT_EQ(model->named_parameters().size(), 62u);  // 20 convs + 20 BNs x 2 + fc x 2
-}
-
-// The f64 model against PyTorch's f64 logits: eval (running statistics) and train (batch
-// statistics, which also moves the running mean by momentum 0.1). Both sum in different
-// orders, so they agree to about 1e-13 relative, not bit for bit. The f32 model agrees to
-// about 1e-4 of the logits' scale (training mode: batch norm over 2 x 2 x 2 values in layer4 amplifies f32
-// rounding).
-TEST(ResNet, Resnet18MatchesPyTorch) {
-  const Golden g = read_golden();
-  for (DType dtype : {DType::f64, DType::f32}) {
-    SCOPED_TRACE(dtype_name(dtype));
-    const double rtol = dtype == DType::f64 ? 1e-11 : 5e-4, atol = dtype == DType::f64 ? 1e-13 : 1e-4;
-    auto model = std::make_shared<models::ResNet>(models::ResNetConfig{.num_classes = 10, .dtype = dtype});
-    fill(*model);
-    const Tensor x = golden_input().to(dtype);
-    model->eval();
-    Tensor y = (*model)(x);
-    EXPECT_TRUE(test::all_close(from_vector(g.eval, {2, 10}), y.to(DType::f64), rtol, atol, "eval logits"));
-    model->train();
-    y = (*model)(x);
-    EXPECT_TRUE(test::all_close(from_vector(g.train, {2, 10}), y.to(DType::f64), rtol, atol, "train logits"));
-    auto block = std::dynamic_pointer_cast<models::BasicBlock>(
-        std::dynamic_pointer_cast<nn::Sequential>(model->child("layer1"))->child("0"));
-    ASSERT_NE(block, nullptr);
-    EXPECT_TRUE(test::all_close(from_vector(g.running_mean, {4}),
-                                block->bn1->running_mean.narrow(0, 0, 4).to(DType::f64), rtol, atol,
-                                "running mean after one training batch"));
-    EXPECT_EQ(block->bn1->num_batches_tracked.item(), 1.0);
-  }
-}
-
 TEST(ResNet, Resnet20Structure) {
   Generator gen{7, 0};
-  auto model = models::resnet20(10, 1, &gen);
+  auto model = models::resnet20({.num_classes = 10, .in_channels = 1, .gen = &gen});
   const int64_t params = nn::parameter_count(*model);
   // stem 144 + 32; stage 1: 3 x (2 x 2304 + 64); stage 2: 4608 + 9216 + 128 + 512 + 64
   // (1x1 shortcut) + 2 x 18560; stage 3: 18432 + 36864 + 256 + 2048 + 128 + 2 x 73984;
@@ -145,12 +38,12 @@ TEST(ResNet, Resnet20Structure) {
 // multiply-adds: 1.81 and 3.66), from the model summary.
 TEST(ResNet, ImagenetResnetsHaveTheirPublishedSize) {
   Generator gen{3, 0};
-  auto r18 = models::resnet18(1000, 3, models::Stem::imagenet, &gen);
+  auto r18 = models::resnet18({.gen = &gen});
   EXPECT_EQ(nn::parameter_count(*r18), 11'689'512);
   const nn::Summary s18 = nn::summarize(*r18, {1, 3, 224, 224});
   EXPECT_EQ(s18.total_params, 11'689'512);
   EXPECT_NEAR(static_cast<double>(s18.total_macs) / 1e9, 1.81, 0.005);
-  auto r34 = models::resnet34(1000, 3, models::Stem::imagenet, &gen);
+  auto r34 = models::resnet34({.gen = &gen});
   EXPECT_EQ(nn::parameter_count(*r34), 21'797'672);
   const nn::Summary s34 = nn::summarize(*r34, {1, 3, 224, 224});
   EXPECT_NEAR(static_cast<double>(s34.total_macs) / 1e9, 3.66, 0.005);
@@ -162,7 +55,7 @@ TEST(ResNet, ImagenetResnetsHaveTheirPublishedSize) {
 // shortcuts are 1x1 convs with BNs (option B): 16 x 32 + 64 and 32 x 64 + 128 more.
 TEST(ResNet, Resnet56Structure) {
   Generator gen{5, 0};
-  auto model = models::resnet56(10, 3, &gen);
+  auto model = models::resnet56({.num_classes = 10, .gen = &gen});
   const int64_t params = nn::parameter_count(*model);
   const nn::Summary s = nn::summarize(*model, {1, 3, 32, 32});
   EXPECT_EQ(s.total_params, params);
@@ -180,13 +73,39 @@ TEST(ResNet, ZeroInitResidualAndKaimingFanOut) {
   c.zero_init_residual = true;
   models::ResNet model(c, &gen);
   for (auto& [name, t] : model.named_parameters()) {
-    if (name.ends_with("bn2.weight")) EXPECT_EQ(raw::sum(raw::abs(t)).item(), 0.0) << name;
+    if (name.ends_with("bn2.weight")) {
+      EXPECT_EQ(raw::sum(raw::abs(t)).item(), 0.0) << name;
+    }
   }
   // kaiming_normal_(fan_out, ReLU): std sqrt(2 / (C_out * 9)) for the 64-channel 3x3 conv.
   const Tensor w = model.named_parameters()[0].second;  // conv1: 32 x 3 x 3 x 3
   const double expected = std::sqrt(2.0 / (32 * 9));
   const double std = std::sqrt(raw::var(w.to(DType::f64)).item());
   EXPECT_NEAR(std, expected, 0.1 * expected);
+}
+
+// Bottlenecks: the stride on the 3x3 conv (v1.5), 4x output channels, zero_init_residual
+// zeroes bn3, the block's last BN.
+TEST(ResNet, BottleneckLayout) {
+  Generator gen{4, 0};
+  models::ResNet model(models::ResNetConfig{.block = models::BlockType::bottleneck,
+                                            .blocks = {1, 2},
+                                            .widths = {8, 16},
+                                            .stem = models::Stem::cifar,
+                                            .num_classes = 3,
+                                            .zero_init_residual = true},
+                       &gen);
+  auto block = std::dynamic_pointer_cast<models::Bottleneck>(
+      std::dynamic_pointer_cast<nn::Sequential>(model.child("layer2"))->child("0"));
+  ASSERT_NE(block, nullptr);
+  EXPECT_EQ(block->conv1->options.stride, (std::array<int64_t, 2>{1, 1}));
+  EXPECT_EQ(block->conv2->options.stride, (std::array<int64_t, 2>{2, 2}));
+  EXPECT_EQ(block->conv3->out_channels, 64);
+  ASSERT_NE(block->downsample, nullptr);  // 32 -> 64 channels at stride 2
+  EXPECT_EQ(raw::sum(raw::abs(block->bn3->weight)).item(), 0.0);
+  EXPECT_EQ(raw::sum(block->bn2->weight).item(), 16.0);
+  const Tensor y = model(zeros({2, 3, 16, 16}));
+  EXPECT_EQ(y.sizes(), (Shape{2, 3}));
 }
 
 }  // namespace

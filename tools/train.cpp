@@ -14,6 +14,7 @@
 #include "data/idx.h"
 #include "data/loader.h"
 #include "models/resnet.h"
+#include "models/zoo.h"
 #include "nn/lr_schedule.h"
 #include "nn/metrics.h"
 #include "nn/optim.h"
@@ -101,8 +102,6 @@ nn::LrSchedule make_schedule(const TrainConfig& c, int64_t steps_per_epoch) {
 std::shared_ptr<nn::Module> make_model(const std::string& name, int64_t in_channels, int64_t num_classes,
                                        uint64_t seed) {
   Generator gen{seed, 0};
-  if (name == "resnet20") return models::resnet20(num_classes, in_channels, &gen);
-  if (name == "resnet18") return models::resnet18(num_classes, in_channels, models::Stem::cifar, &gen);
   if (name == "tiny")
     return std::make_shared<models::ResNet>(models::ResNetConfig{.blocks = {1, 1},
                                                                  .widths = {8, 16},
@@ -110,7 +109,11 @@ std::shared_ptr<nn::Module> make_model(const std::string& name, int64_t in_chann
                                                                  .in_channels = in_channels,
                                                                  .num_classes = num_classes},
                                             &gen);
-  throw_error(str_cat("unknown model '", name, "' (resnet20, resnet18 or tiny)"));
+  // Fashion-MNIST's 28x28 images: every zoo model with its CIFAR stem (stride 1, no pool).
+  return models::create(name, {.num_classes = num_classes,
+                               .in_channels = in_channels,
+                               .stem = models::Stem::cifar,
+                               .gen = &gen});
 }
 
 EvalResult evaluate(nn::Module& model, const std::string& data_dir, int64_t batch_size, int64_t limit) {

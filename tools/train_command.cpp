@@ -3,6 +3,7 @@
 
 #include <cstdio>
 
+#include "models/zoo.h"
 #include "nn/safetensors.h"
 #include "tensor/config.h"
 #include "tools/commands.h"
@@ -31,8 +32,11 @@ void add_train_command(CLI::App& app) {
       "train",
       "Train a classifier on Fashion-MNIST (SGD + Nesterov, warm-up + cosine, label smoothing, crop + flip). "
       "Writes log.jsonl, last/best checkpoints (safetensors) into --out; --resume continues bit-identically.");
-  cmd->add_option("--model", config->model, "resnet20 | resnet18 (3x3 stem) | tiny")
-      ->check(CLI::IsMember({"resnet20", "resnet18", "tiny"}))
+  std::vector<std::string> model_choices = models::model_names();
+  model_choices.push_back("tiny");
+  cmd->add_option("--model", config->model,
+                  "a model of the zoo (models/zoo.h), with its CIFAR stem for 28x28 images; tiny: a 2-block ResNet")
+      ->check(CLI::IsMember(model_choices))
       ->capture_default_str();
   cmd->add_option("--data-dir", config->data_dir, "Fashion-MNIST IDX directory (default: Debian's package)");
   cmd->add_option("--out", config->out_dir, "output directory")->capture_default_str();
