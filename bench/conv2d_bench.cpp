@@ -34,7 +34,7 @@
 //   build/release/bench/conv2d_bench --benchmark_filter='forward.*batch:1$'
 // Threads: 2 unless LOWBIT_NUM_THREADS is set.
 #include <benchmark/benchmark.h>
-#include <cblas.h>
+#include "tensor/kernels/blas.h"
 
 #include <algorithm>
 #include <chrono>
@@ -126,7 +126,7 @@ void BM_conv2d(benchmark::State& state, Layer layer, int64_t batch, Pass pass) {
   switch (pass) {
     case Pass::forward:
       blas = [&] {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, bm, bn, bk, 1.0f, w.data<float>(), bk,
+        lowbit::blas::sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, bm, bn, bk, 1.0f, w.data<float>(), bk,
                     big.data<float>(), bn, 0.0f, c.data<float>(), bn);
       };
       ours = [&] {
@@ -135,7 +135,7 @@ void BM_conv2d(benchmark::State& state, Layer layer, int64_t batch, Pass pass) {
       break;
     case Pass::backward_input:
       blas = [&] {
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, bk, bn, bm, 1.0f, w.data<float>(), bk,
+        lowbit::blas::sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, bk, bn, bm, 1.0f, w.data<float>(), bk,
                     dyc.data<float>(), bn, 0.0f, c.data<float>(), bn);
       };
       ours = [&] {
@@ -144,7 +144,7 @@ void BM_conv2d(benchmark::State& state, Layer layer, int64_t batch, Pass pass) {
       break;
     case Pass::backward_weight:
       blas = [&] {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, bm, bk, bn, 1.0f, dyc.data<float>(), bn,
+        lowbit::blas::sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, bm, bk, bn, 1.0f, dyc.data<float>(), bn,
                     big.data<float>(), bn, 0.0f, c.data<float>(), bk);
       };
       ours = [&] {

@@ -18,7 +18,7 @@
 //   build/release/bench/matmul_bench --benchmark_min_time=0.3
 // Threads: 2 unless LOWBIT_NUM_THREADS is set.
 #include <benchmark/benchmark.h>
-#include <cblas.h>
+#include "tensor/kernels/blas.h"
 
 #include <algorithm>
 #include <chrono>
@@ -64,7 +64,7 @@ void BM_matmul_vs_openblas(benchmark::State& state) {
 
   const std::function<void()> calls[3] = {
       [&] {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<blasint>(m), static_cast<blasint>(n),
+        lowbit::blas::sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<blasint>(m), static_cast<blasint>(n),
                     static_cast<blasint>(k), 1.0f, pa, static_cast<blasint>(k), pb, static_cast<blasint>(n), 0.0f,
                     pc, static_cast<blasint>(n));
         benchmark::ClobberMemory();

@@ -1,8 +1,6 @@
 // Small definitions for error.h, dtype.h, device.h, shape.h, config.h and backend.h.
 #include <omp.h>
 
-#include <cblas.h>
-
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -12,6 +10,7 @@
 #include "tensor/dtype.h"
 #include "tensor/error.h"
 #include "tensor/kernels/backend.h"
+#include "tensor/kernels/blas.h"
 #include "tensor/shape.h"
 
 namespace lowbit {
@@ -121,7 +120,7 @@ static int initial_threads() {
     const int n = std::atoi(v);
     if (n > 0) {
       omp_set_num_threads(n);
-      openblas_set_num_threads(n);
+      blas::set_num_threads(n);
       return n;
     }
   }
@@ -133,7 +132,7 @@ void set_num_threads(int n) {
   LOWBIT_CHECK(n >= 1, "set_num_threads: expected a positive count, got ", n);
   g_num_threads = n;
   omp_set_num_threads(n);
-  openblas_set_num_threads(n);
+  blas::set_num_threads(n);
 }
 int num_threads() { return g_num_threads; }
 

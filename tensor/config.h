@@ -9,6 +9,10 @@ namespace lowbit {
 void set_num_threads(int n);
 int num_threads();
 
+// The OpenBLAS kernel set in use ("Cooperlake", "SkylakeX", "Haswell", "Zen", ...), for
+// benchmark headers and logs; kernels/blas.h says how it is chosen.
+const char* blas_core_name();
+
 // Reference mode (DESIGN.md, contract 7): when on, every op on CPU tensors runs its
 // scalar reference kernel (`ref::`) instead of the fast one. Initialised from the
 // environment variable LOWBIT_REFERENCE (1/true/on). CUDA tensors are not affected:

@@ -37,7 +37,7 @@
 
 #include <omp.h>
 
-#include <cblas.h>
+#include "tensor/kernels/blas.h"
 
 #include <algorithm>
 #include <climits>
@@ -224,10 +224,10 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const T* 
   const CBLAS_TRANSPOSE ta = trans_a ? CblasTrans : CblasNoTrans, tb = trans_b ? CblasTrans : CblasNoTrans;
   const auto bm = static_cast<blasint>(m), bn = static_cast<blasint>(n), bk = static_cast<blasint>(k);
   if constexpr (std::is_same_v<T, float>) {
-    cblas_sgemm(CblasRowMajor, ta, tb, bm, bn, bk, 1.0f, a, static_cast<blasint>(lda), b, static_cast<blasint>(ldb),
+    blas::sgemm(CblasRowMajor, ta, tb, bm, bn, bk, 1.0f, a, static_cast<blasint>(lda), b, static_cast<blasint>(ldb),
                 beta, c, static_cast<blasint>(ldc));
   } else {
-    cblas_dgemm(CblasRowMajor, ta, tb, bm, bn, bk, 1.0, a, static_cast<blasint>(lda), b, static_cast<blasint>(ldb),
+    blas::dgemm(CblasRowMajor, ta, tb, bm, bn, bk, 1.0, a, static_cast<blasint>(lda), b, static_cast<blasint>(ldb),
                 beta, c, static_cast<blasint>(ldc));
   }
 }

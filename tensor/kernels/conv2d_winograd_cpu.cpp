@@ -321,7 +321,7 @@ void TransformWeightGradF32(const float* HWY_RESTRICT du, int64_t xi_stride, int
 HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
-#include <cblas.h>
+#include "tensor/kernels/blas.h"
 #include <omp.h>
 
 #include <algorithm>
@@ -452,7 +452,7 @@ void winograd_forward(const Conv2dParams& p, const float* input, const float* we
     const int64_t images = std::min(pl.chunk, p.batch - first), n_tiles = images * pl.tiles;
     transform_input(p, pl, input, first, images, rows, v);
     for_each_point([&](int64_t xi) {  // M[xi] (K, tiles) = U[xi] (K, C) @ V[xi] (C, tiles)
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, bl(K), bl(n_tiles), bl(C), 1.0f, u + xi * K * C, bl(C),
+      blas::sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, bl(K), bl(n_tiles), bl(C), 1.0f, u + xi * K * C, bl(C),
                   v + xi * C * T, bl(T), 0.0f, m + xi * K * T, bl(T));
     });
 #pragma omp parallel for schedule(static)
@@ -493,7 +493,7 @@ void winograd_backward_weight(const Conv2dParams& p, const float* input, const f
        pl.tw, rows.mine(), pl.out_row, y + k * T, K * T);
     const float beta = first == 0 ? 0.0f : 1.0f;  // chunks add up in chunk order
     for_each_point([&](int64_t xi) {
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, bl(K), bl(C), bl(n_tiles), 1.0f, y + xi * K * T, bl(T),
+      blas::sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, bl(K), bl(C), bl(n_tiles), 1.0f, y + xi * K * T, bl(T),
                   v + xi * C * T, bl(T), beta, du + xi * K * C, bl(C));
     });
   }

@@ -20,7 +20,7 @@
 // A batch of small GEMMs runs one whole GEMM per item.
 #include <omp.h>
 
-#include <cblas.h>
+#include "tensor/kernels/blas.h"
 
 #include <algorithm>
 #include <climits>
@@ -66,9 +66,9 @@ static void gemm(const MatmulParams& p, int64_t m, int64_t n, const T* a, const 
   const auto bm = static_cast<blasint>(m), bn = static_cast<blasint>(n), bk = static_cast<blasint>(p.k);
   const auto lda = static_cast<blasint>(p.lda), ldb = static_cast<blasint>(p.ldb), ldc = static_cast<blasint>(p.ldc);
   if constexpr (std::is_same_v<T, float>) {
-    cblas_sgemm(CblasRowMajor, ta, tb, bm, bn, bk, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
+    blas::sgemm(CblasRowMajor, ta, tb, bm, bn, bk, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
   } else {
-    cblas_dgemm(CblasRowMajor, ta, tb, bm, bn, bk, 1.0, a, lda, b, ldb, 0.0, c, ldc);
+    blas::dgemm(CblasRowMajor, ta, tb, bm, bn, bk, 1.0, a, lda, b, ldb, 0.0, c, ldc);
   }
 }
 
