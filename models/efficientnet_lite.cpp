@@ -52,9 +52,9 @@ Tensor MBConv::forward(const Tensor& x) {
   return y;
 }
 
-EfficientNetLite::EfficientNetLite(const EfficientNetLiteConfig& c, Generator* gen)
-    : Module("EfficientNetLite"), config(c) {
-  const LayerOptions o{.dtype = c.dtype, .gen = gen, .bn_eps = 1e-3, .bn_momentum = 0.01};
+EfficientNetLite::EfficientNetLite(const ModelOptions& c, const EfficientNetLiteRegularization& reg)
+    : Module("EfficientNetLite") {
+  const LayerOptions o{.dtype = c.dtype, .gen = c.gen, .bn_eps = 1e-3, .bn_momentum = 0.01};
   struct Stage {
     int64_t expand, kernel, stride, channels, repeats;
   };
@@ -78,7 +78,7 @@ EfficientNetLite::EfficientNetLite(const EfficientNetLiteConfig& c, Generator* g
     auto stage = blocks->push_back(std::make_shared<nn::Sequential>());
     for (int64_t i = 0; i < s.repeats; ++i, ++index) {
       // The TF release's drop connect: rate x block index / number of blocks.
-      const double drop = c.drop_connect_rate * static_cast<double>(index) / static_cast<double>(total_blocks);
+      const double drop = reg.drop_connect_rate * static_cast<double>(index) / static_cast<double>(total_blocks);
       stage->push_back(std::make_shared<MBConv>(in, s.channels, s.kernel, i == 0 ? s.stride : 1, s.expand, drop, o));
       in = s.channels;
     }
@@ -87,11 +87,11 @@ EfficientNetLite::EfficientNetLite(const EfficientNetLiteConfig& c, Generator* g
   register_module("bn2", batch_norm(head_width, o));
   register_module("act2", std::make_shared<nn::ReLU6>());
   register_module("avgpool", std::make_shared<nn::AdaptiveAvgPool2d>(nn::Pair{1, 1}));
-  register_module("dropout", std::make_shared<nn::Dropout>(c.dropout));
+  register_module("dropout", std::make_shared<nn::Dropout>(reg.dropout));
   auto fc = register_module("classifier", std::make_shared<nn::Linear>(head_width, c.num_classes,
-                                                                       nn::LinearOptions{.dtype = c.dtype, .gen = gen}));
+                                                                       nn::LinearOptions{.dtype = c.dtype, .gen = c.gen}));
   const double range = 1 / std::sqrt(static_cast<double>(c.num_classes));  // TF's dense_kernel_initializer
-  nn::uniform_(fc->weight, -range, range, gen);
+  nn::uniform_(fc->weight, -range, range, c.gen);
   nn::zeros_(fc->bias);
 }
 
@@ -105,9 +105,7 @@ Tensor EfficientNetLite::forward(const Tensor& x) {
 }
 
 std::shared_ptr<EfficientNetLite> efficientnet_lite0(const ModelOptions& o) {
-  return std::make_shared<EfficientNetLite>(
-      EfficientNetLiteConfig{.num_classes = o.num_classes, .in_channels = o.in_channels, .stem = o.stem, .dtype = o.dtype},
-      o.gen);
+  return std::make_shared<EfficientNetLite>(o);
 }
 
 }  // namespace lowbit::models

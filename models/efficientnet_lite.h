@@ -42,20 +42,17 @@ class MBConv : public nn::Module {
   const bool has_expansion, has_residual;
 };
 
-struct EfficientNetLiteConfig {
-  int64_t num_classes = 1000;
-  int64_t in_channels = 3;
-  Stem stem = Stem::imagenet;  // cifar: the stem conv at stride 1
+// The TF release's regularisation (drop_connect_rate 0 turns stochastic depth off; the
+// modules stay, so names and state dicts do not change).
+struct EfficientNetLiteRegularization {
   double dropout = 0.2;
-  double drop_connect_rate = 0.2;  // 0 turns stochastic depth off (the modules are still there)
-  DType dtype = DType::f32;
+  double drop_connect_rate = 0.2;
 };
 
 class EfficientNetLite : public nn::Module {
  public:
-  explicit EfficientNetLite(const EfficientNetLiteConfig& config, Generator* gen = nullptr);
+  explicit EfficientNetLite(const ModelOptions& options = {}, const EfficientNetLiteRegularization& reg = {});
   Tensor forward(const Tensor& x) override;
-  const EfficientNetLiteConfig config;
 };
 
 std::shared_ptr<EfficientNetLite> efficientnet_lite0(const ModelOptions& options = {});

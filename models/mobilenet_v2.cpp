@@ -23,8 +23,8 @@ Tensor InvertedResidual::forward(const Tensor& x) {
   return add ? (*add)(x, y) : y;
 }
 
-MobileNetV2::MobileNetV2(const MobileNetV2Config& c, Generator* gen) : Module("MobileNetV2"), config(c) {
-  const LayerOptions o{.dtype = c.dtype, .gen = gen};
+MobileNetV2::MobileNetV2(const ModelOptions& c, double dropout) : Module("MobileNetV2") {
+  const LayerOptions o{.dtype = c.dtype, .gen = c.gen};
   struct Stage {
     int64_t t, c, n, s;
   };
@@ -49,7 +49,7 @@ MobileNetV2::MobileNetV2(const MobileNetV2Config& c, Generator* gen) : Module("M
   features->push_back(conv_bn_act(in, last_width, 1, 1, 1, Act::relu6, o));
   register_module("avgpool", std::make_shared<nn::AdaptiveAvgPool2d>(nn::Pair{1, 1}));
   auto classifier = register_module("classifier", std::make_shared<nn::Sequential>());
-  classifier->push_back(std::make_shared<nn::Dropout>(c.dropout));
+  classifier->push_back(std::make_shared<nn::Dropout>(dropout));
   classifier->push_back(classifier_linear(last_width, c.num_classes, o));
 }
 
@@ -59,10 +59,6 @@ Tensor MobileNetV2::forward(const Tensor& x) {
   return (*child("classifier"))(y);
 }
 
-std::shared_ptr<MobileNetV2> mobilenet_v2(const ModelOptions& o) {
-  return std::make_shared<MobileNetV2>(
-      MobileNetV2Config{.num_classes = o.num_classes, .in_channels = o.in_channels, .stem = o.stem, .dtype = o.dtype},
-      o.gen);
-}
+std::shared_ptr<MobileNetV2> mobilenet_v2(const ModelOptions& o) { return std::make_shared<MobileNetV2>(o); }
 
 }  // namespace lowbit::models

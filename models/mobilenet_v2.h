@@ -31,19 +31,11 @@ class InvertedResidual : public nn::Module {
   std::shared_ptr<nn::Add> add;  // null without the residual connection
 };
 
-struct MobileNetV2Config {
-  int64_t num_classes = 1000;
-  int64_t in_channels = 3;
-  Stem stem = Stem::imagenet;
-  double dropout = 0.2;
-  DType dtype = DType::f32;
-};
-
 class MobileNetV2 : public nn::Module {
  public:
-  explicit MobileNetV2(const MobileNetV2Config& config, Generator* gen = nullptr);
+  // dropout: the classifier's (torchvision's 0.2).
+  explicit MobileNetV2(const ModelOptions& options = {}, double dropout = 0.2);
   Tensor forward(const Tensor& x) override;
-  const MobileNetV2Config config;
 };
 
 std::shared_ptr<MobileNetV2> mobilenet_v2(const ModelOptions& options = {});
