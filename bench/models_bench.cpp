@@ -6,7 +6,7 @@
 // command, interleaved, and compare ratios:
 //
 //   build/release/bench/models_bench [--reps N] [--steps N] [--only forward|train] [--cifar] [model ...]
-//   /usr/bin/python3 bench/peers/pytorch_models_bench.py [--reps N] [--steps N] [--cifar] [model ...]
+//   /usr/bin/python3 bench/peers/pytorch_models_bench.py [--reps N] [--steps N] [--only forward|train] [--cifar] [model ...]
 //
 // Models default to resnet18 resnet50 mobilenet_v2. --cifar: 3x32x32 inputs, the CIFAR
 // stem, training step at batch 128 only. Threads: 2 unless LOWBIT_NUM_THREADS is set.

@@ -45,9 +45,10 @@ MBConv::MBConv(int64_t in_channels, int64_t out_channels, int64_t kernel, int64_
 
 Tensor MBConv::forward(const Tensor& x) {
   Tensor y = x;
-  for (const auto& [name, child] : children()) {
-    if (name == "add") return (*std::static_pointer_cast<nn::Add>(child))(x, y);
-    y = (*child)(y);
+  const auto& c = children();
+  for (size_t i = 0; i < c.size(); ++i) {
+    if (c[i].first == "add") return (*std::static_pointer_cast<nn::Add>(c[i].second))(x, y);
+    y = nn::call_child(c, i, y);  // bn + act fused in inference
   }
   return y;
 }
@@ -97,9 +98,10 @@ EfficientNetLite::EfficientNetLite(const ModelOptions& c, const EfficientNetLite
 
 Tensor EfficientNetLite::forward(const Tensor& x) {
   Tensor y = x;
-  for (const auto& [name, child] : children()) {
-    if (name == "dropout") y = flatten(y, 1);
-    y = (*child)(y);
+  const auto& c = children();
+  for (size_t i = 0; i < c.size(); ++i) {
+    if (c[i].first == "dropout") y = flatten(y, 1);
+    y = nn::call_child(c, i, y);  // bn + act fused in inference
   }
   return y;
 }

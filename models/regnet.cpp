@@ -10,7 +10,8 @@ namespace lowbit::models {
 
 Tensor NamedSequential::forward(const Tensor& x) {
   Tensor y = x;
-  for (const auto& [name, child] : children()) y = (*child)(y);  // through the call operator: traced
+  // Through the call operators (traced); bn + act fused in inference.
+  for (size_t i = 0; i < children().size(); ++i) y = nn::call_child(children(), i, y);
   return y;
 }
 

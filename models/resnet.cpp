@@ -41,8 +41,9 @@ BasicBlock::BasicBlock(int64_t in_channels, int64_t channels, int64_t stride, DT
   add = register_module("add", std::make_shared<nn::Add>());
 }
 
+// nn::batch_norm_act(bn, relu, y) is relu(bn(y)), in one pass in inference.
 Tensor BasicBlock::forward(const Tensor& x) {
-  Tensor out = (*relu)((*bn1)((*conv1)(x)));
+  Tensor out = nn::batch_norm_act(*bn1, *relu, (*conv1)(x));
   out = (*bn2)((*conv2)(out));
   const Tensor identity = downsample ? (*downsample)(x) : x;
   return (*relu)((*add)(out, identity));
@@ -65,8 +66,8 @@ Bottleneck::Bottleneck(int64_t in_channels, int64_t channels, int64_t stride, DT
 }
 
 Tensor Bottleneck::forward(const Tensor& x) {
-  Tensor out = (*relu)((*bn1)((*conv1)(x)));
-  out = (*relu)((*bn2)((*conv2)(out)));
+  Tensor out = nn::batch_norm_act(*bn1, *relu, (*conv1)(x));
+  out = nn::batch_norm_act(*bn2, *relu, (*conv2)(out));
   out = (*bn3)((*conv3)(out));
   const Tensor identity = downsample ? (*downsample)(x) : x;
   return (*relu)((*add)(out, identity));
@@ -111,9 +112,10 @@ ResNet::ResNet(const ResNetConfig& c, Generator* gen) : Module("ResNet"), config
 
 Tensor ResNet::forward(const Tensor& x) {
   Tensor y = x;
-  for (const auto& [name, child] : children()) {
-    if (name == "fc") y = flatten(y, 1);
-    y = (*child)(y);
+  const auto& c = children();
+  for (size_t i = 0; i < c.size(); ++i) {
+    if (c[i].first == "fc") y = flatten(y, 1);
+    y = nn::call_child(c, i, y);  // bn1 + relu fused in inference
   }
   return y;
 }

@@ -1,9 +1,13 @@
 #include "nn/batch_norm.h"
 
+#include <typeinfo>
+
 #include "autograd/grad_mode.h"
 #include "autograd/ops.h"
+#include "nn/activation.h"
 #include "tensor/error.h"
 #include "tensor/ops.h"
+#include "tensor/ops_nn.h"
 
 namespace lowbit::nn {
 
@@ -21,9 +25,15 @@ BatchNorm2d::BatchNorm2d(int64_t num_features_, BatchNormOptions options_)
   num_batches_tracked = register_buffer("num_batches_tracked", zeros({}, DType::i64));
 }
 
+namespace {
+void check_input(const BatchNorm2d& bn, const Tensor& x) {
+  LOWBIT_CHECK(x.dim() == 4 && x.size(1) == bn.num_features, "BatchNorm2d(", bn.num_features,
+               "): expected input [N, ", bn.num_features, ", H, W], got ", shape_str(x.sizes()));
+}
+}  // namespace
+
 Tensor BatchNorm2d::forward(const Tensor& x) {
-  LOWBIT_CHECK(x.dim() == 4 && x.size(1) == num_features, "BatchNorm2d(", num_features, "): expected input [N, ",
-               num_features, ", H, W], got ", shape_str(x.sizes()));
+  check_input(*this, x);
   Tensor y = batch_norm(x, weight, bias, running_mean, running_var, is_training(), options.momentum, options.eps);
   if (is_training()) {  // counted after the call, so a call that throws is not counted
     NoGradGuard no_grad;
@@ -37,6 +47,16 @@ Tensor BatchNorm2d::forward(const Tensor& x) {
 std::string BatchNorm2d::extra_repr() const {
   return str_cat(num_features, ", eps=", options.eps, ", momentum=", options.momentum,
                  ", affine=", options.affine ? "True" : "False");
+}
+
+Tensor batch_norm_act(BatchNorm2d& bn, Module& act, const Tensor& x) {
+  const BatchNormAct kind = typeid(act) == typeid(ReLU)    ? BatchNormAct::relu
+                            : typeid(act) == typeid(ReLU6) ? BatchNormAct::relu6
+                                                           : BatchNormAct::none;
+  if (kind == BatchNormAct::none || GradMode::is_enabled() || bn.is_training() || ModuleTrace::active())
+    return act(bn(x));
+  check_input(bn, x);
+  return raw::batch_norm_eval(x, bn.weight, bn.bias, bn.running_mean, bn.running_var, bn.options.eps, kind);
 }
 
 }  // namespace lowbit::nn

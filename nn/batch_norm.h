@@ -30,4 +30,11 @@ class BatchNorm2d : public Module {
   Tensor num_batches_tracked;        // i64 []
 };
 
+// act(bn(x)) for `act` a ReLU or ReLU6 module (exactly those types). In inference (grad
+// mode off, bn in eval mode, no ModuleTrace recording) it is one fused pass,
+// raw::batch_norm_eval with the activation: the bits of the two calls, with one pass over
+// memory and one activation-sized allocation fewer. Otherwise, or for any other `act`
+// (a quantizer wrapped around the activation, say), the two modules are called in turn.
+Tensor batch_norm_act(BatchNorm2d& bn, Module& act, const Tensor& x);
+
 }  // namespace lowbit::nn

@@ -22,6 +22,13 @@ class Sequential : public Module {
   Tensor forward(const Tensor& x) override;
 };
 
+// Calls children[i] on x and returns its output, except where children[i] is a BatchNorm2d
+// and children[i + 1] a ReLU or ReLU6: then both go through batch_norm_act (one fused pass
+// in inference, nn/batch_norm.h) and i is stepped onto the activation. Sequential and
+// models that walk their children in order use it; the caller's loop does ++i as usual.
+Tensor call_child(const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& children, size_t& i,
+                  const Tensor& x);
+
 class Identity : public Module {
  public:
   Identity() : Module("Identity") {}

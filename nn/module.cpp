@@ -22,6 +22,8 @@ void ModuleTrace::report(const Module& module, const Tensor& input, const Tensor
   if (active_trace) active_trace->callback_(module, input, output);
 }
 
+bool ModuleTrace::active() { return active_trace != nullptr; }
+
 Tensor Module::operator()(const Tensor& x) {
   Tensor y = forward(x);
   ModuleTrace::report(*this, x, y);

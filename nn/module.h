@@ -112,6 +112,9 @@ class ModuleTrace {
   ModuleTrace& operator=(const ModuleTrace&) = delete;
   // Called by the modules' call operators.
   static void report(const Module& module, const Tensor& input, const Tensor& output);
+  // Whether a trace is recording on this thread (fused shortcuts that skip a module's
+  // call operator, such as nn::batch_norm_act, are off while one is).
+  static bool active();
 
  private:
   Callback callback_;

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <utility>
 
+#include "tensor/kernels/batch_norm.h"
 #include "tensor/tensor.h"
 
 namespace lowbit::raw {
@@ -63,9 +64,10 @@ struct BatchNormGrads {
 BatchNormOutput batch_norm_train(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                                  const Tensor& running_mean, const Tensor& running_var, double momentum = 0.1,
                                  double eps = 1e-5);
-// Eval mode: normalises with the running statistics (both required).
+// Eval mode: normalises with the running statistics (both required), then applies `act`
+// (none, relu, relu6) in the same pass: the bits of relu/relu6 applied to the result.
 Tensor batch_norm_eval(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
-                       const Tensor& running_var, double eps = 1e-5);
+                       const Tensor& running_var, double eps = 1e-5, BatchNormAct act = BatchNormAct::none);
 // Backward of batch_norm_train, from its saved mean and invstd.
 BatchNormGrads batch_norm_backward(const Tensor& grad_out, const Tensor& x, const Tensor& gamma,
                                    const Tensor& save_mean, const Tensor& save_invstd);

@@ -3,7 +3,8 @@
 // examples, finite differences, determinism, and every error message.
 //
 // What must agree bit for bit: eval forward and eval dx (per-element formulas evaluated
-// in the same order in double on both paths, no sums). What may differ by rounding: the
+// in the same order on both paths, no sums; the eval forward in the dtype, y = x * a + b,
+// and with a fused relu/relu6 the bits of relu/clamp applied to it). What may differ by rounding: the
 // channel sums, which the CPU takes in another order. Bounds per channel with M values,
 // u = 2^-53, eps_T = 2^-23 (f32) or 2^-52 (f64); A = sum |x|, B = sum |dy|,
 // D = sum |dy (x - mean)|; every stored result gets 2 eps_T |ref| more for the final
@@ -287,6 +288,62 @@ TEST(BatchNormExamples, BackwardThreeValues) {
     EXPECT_NEAR(dx[0], is / 6, 1e-15);
     EXPECT_NEAR(dx[1], -is / 3, 1e-15);
     EXPECT_NEAR(dx[2], is / 6, 1e-15);
+  }
+}
+
+// The eval forward against the training formula evaluated in double in the test: they
+// differ by the roundings of a, b, x * a and the sum, |err| <= 4 eps_T (|x a| + |b|).
+TEST(BatchNormEval, AffineFormMatchesTheNormalisationFormula) {
+  for (DType dt : {DType::f32, DType::f64}) {
+    const Tensor x = random_tensor({3, 5, 7, 9}, dt, 110), g = random_tensor({5}, dt, 111);
+    const Tensor b = random_tensor({5}, dt, 112), rm = random_tensor({5}, dt, 113);
+    const Tensor rv = random_tensor({5}, dt, 114, 0.1, 3);
+    for (bool fast : {false, true}) {
+      const std::vector<double> y = run_on(fast, [&] { return raw::batch_norm_eval(x, g, b, rm, rv, 1e-3); })
+                                        .to_vector<double>();
+      const std::vector<double> xs = x.to_vector<double>(), gs = g.to_vector<double>(), bs = b.to_vector<double>();
+      const std::vector<double> ms = rm.to_vector<double>(), vs = rv.to_vector<double>();
+      const double eps_t = dt == DType::f32 ? 0x1p-23 : 0x1p-52;
+      for (size_t i = 0; i < xs.size(); ++i) {
+        const size_t c = i / 63 % 5;
+        const double invstd = 1 / std::sqrt(vs[c] + 1e-3), a = gs[c] * invstd, shift = bs[c] - ms[c] * a;
+        const double expected = (xs[i] - ms[c]) * invstd * gs[c] + bs[c];
+        ASSERT_NEAR(y[i], expected, 4 * eps_t * (std::fabs(xs[i] * a) + std::fabs(shift)) + 1e-300)
+            << "element " << i << (fast ? " cpu " : " ref ") << dtype_name(dt);
+      }
+    }
+  }
+}
+
+// A fused relu / relu6 gives exactly relu(y) / clamp(y, 0, 6) of the unfused y, on both
+// paths, including NaN inputs and results of -0 (relu makes them +0, clamp keeps -0).
+TEST(BatchNormEval, FusedActivationEqualsTheActivationOp) {
+  for (DType dt : {DType::f32, DType::f64}) {
+    Tensor x = random_tensor({2, 3, 5, 37}, dt, 120, -16, 16);  // y crosses 0 and 6
+    // Channel 1 has a = 1, b = -0: x = +0 gives 0 + -0 = +0, but x = -0 gives -0 * 1 + -0 = -0.
+    const Tensor g = from_vector<double>({1.0, 1.0, -2.0}, {3}).to(dt);
+    const Tensor b = from_vector<double>({0.5, -0.0, 3.0}, {3}).to(dt);
+    const Tensor rm = zeros({3}, dt), rv = full({3}, 1.0, dt);
+    std::vector<double> xv = x.to_vector<double>();
+    xv[5] = std::nan("");
+    xv[185 + 3] = -0.0;  // channel 1
+    xv[185 + 4] = 0.0;
+    x = from_vector<double>(xv, x.sizes()).to(dt);
+    for (bool fast : {false, true}) {
+      const Tensor y = run_on(fast, [&] { return raw::batch_norm_eval(x, g, b, rm, rv, 0.0 + 1e-300); });
+      const Tensor relu = run_on(fast, [&] {
+        return raw::batch_norm_eval(x, g, b, rm, rv, 0.0 + 1e-300, BatchNormAct::relu);
+      });
+      const Tensor relu6 = run_on(fast, [&] {
+        return raw::batch_norm_eval(x, g, b, rm, rv, 0.0 + 1e-300, BatchNormAct::relu6);
+      });
+      EXPECT_TRUE(bit_equal(raw::relu(y), relu, "fused relu"));
+      EXPECT_TRUE(bit_equal(raw::clamp(y, 0, 6), relu6, "fused relu6"));
+      EXPECT_TRUE(std::signbit(y.to_vector<double>()[185 + 3])) << "-0 * 1 + -0 is -0";
+      EXPECT_FALSE(std::signbit(relu.to_vector<double>()[185 + 3]));
+      EXPECT_TRUE(std::signbit(relu6.to_vector<double>()[185 + 3]));
+      EXPECT_TRUE(std::isnan(relu.to_vector<double>()[5]) && std::isnan(relu6.to_vector<double>()[5]));
+    }
   }
 }
 

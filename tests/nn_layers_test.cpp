@@ -210,6 +210,52 @@ TEST(BatchNorm2dLayer, BadInputAndFailedCallsAreNotCounted) {
   EXPECT_TRUE(all_close(normalised(x, s.mean, s.biased_var, {1, 1}, {0, 0}, 1e-5), plain(x), 1e-5, 1e-5, "no affine"));
 }
 
+// BatchNorm2d followed by ReLU / ReLU6: in inference one fused pass (nn::batch_norm_act,
+// also taken by Sequential), with the bits of the two modules; with grad mode on, in
+// training, or for another activation module, the modules themselves run.
+TEST(BatchNorm2dLayer, FusedActivationInInference) {
+  auto bn = std::make_shared<nn::BatchNorm2d>(3);
+  bn->weight.copy_(random_tensor({3}, DType::f32, 210));
+  bn->bias.copy_(random_tensor({3}, DType::f32, 211));
+  bn->running_mean.copy_(random_tensor({3}, DType::f32, 212));
+  bn->running_var.copy_(random_tensor({3}, DType::f32, 213, 0.5, 2));
+  const Tensor x = random_tensor({2, 3, 6, 7}, DType::f32, 214, -12, 12);
+  bn->eval();
+  for (bool six : {false, true}) {
+    std::shared_ptr<nn::Module> act = six ? std::shared_ptr<nn::Module>(std::make_shared<nn::ReLU6>())
+                                          : std::shared_ptr<nn::Module>(std::make_shared<nn::ReLU>());
+    const Tensor expected = (*act)((*bn)(x));
+    NoGradGuard no_grad;
+    EXPECT_TRUE(bit_equal(expected, nn::batch_norm_act(*bn, *act, x), six ? "bn + relu6" : "bn + relu"));
+    nn::Sequential seq({bn, act});
+    EXPECT_TRUE(bit_equal(expected, seq(x), "Sequential(bn, act)"));
+  }
+  // The fused path is a shortcut only: a trace still sees both modules.
+  {
+    NoGradGuard no_grad;
+    nn::Sequential seq({bn, std::make_shared<nn::ReLU>()});
+    std::vector<std::string> seen;
+    nn::ModuleTrace trace([&](const nn::Module& m, const Tensor&, const Tensor&) { seen.push_back(m.type()); });
+    seq(x);
+    EXPECT_EQ(seen, (std::vector<std::string>{"BatchNorm2d", "ReLU", "Sequential"}));
+  }
+  // Another module after the BatchNorm is called as it is, after the BatchNorm.
+  {
+    NoGradGuard no_grad;
+    nn::Sequential seq({bn, std::make_shared<AddConst>(1.0)});
+    EXPECT_TRUE(bit_equal(raw::add((*bn)(x), 1.0), seq(x), "Sequential(bn, AddConst)"));
+  }
+  // With grad mode on, the modules run (recorded): the gradient is theirs.
+  Tensor x1 = x.contiguous(), x2 = x.contiguous();
+  set_requires_grad(x1);
+  set_requires_grad(x2);
+  nn::ReLU6 relu6;
+  backward(sum(nn::batch_norm_act(*bn, relu6, x1)));
+  backward(sum(relu6((*bn)(x2))));
+  ASSERT_TRUE(grad(x1).defined());
+  EXPECT_TRUE(bit_equal(grad(x2), grad(x1), "gradient through batch_norm_act with grad mode on"));
+}
+
 TEST(ActivationLayers, ReluAndRelu6) {
   const Tensor x = from_vector<float>({-3, -0.5f, 0, 0.25f, 2, 6, 7.5f}, {7});
   EXPECT_TRUE(bit_equal(from_vector<float>({0, 0, 0, 0.25f, 2, 6, 7.5f}, {7}), nn::ReLU()(x), "ReLU"));

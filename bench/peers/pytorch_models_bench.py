@@ -4,7 +4,7 @@ torchvision layouts), the same figures measured the same way (eval forward at ba
 8, training step with cross-entropy and SGD momentum 0.9 at batch 32, 224 x 224; medians
 after warm-up), to run interleaved with ours on one machine:
 
-  /usr/bin/python3 bench/peers/pytorch_models_bench.py [--reps N] [--steps N] [--cifar] [model ...]
+  /usr/bin/python3 bench/peers/pytorch_models_bench.py [--reps N] [--steps N] [--only forward|train] [--cifar] [model ...]
 
 Needs Debian's python3-torch; nothing in the build or the tests uses it. 2 threads.
 """
@@ -81,6 +81,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--reps", type=int, default=10)
     p.add_argument("--steps", type=int, default=3)
+    p.add_argument("--only", choices=["forward", "train"])
     p.add_argument("--cifar", action="store_true")
     p.add_argument("models", nargs="*", default=["resnet18", "resnet50", "mobilenet_v2"])
     a = p.parse_args()
@@ -92,9 +93,11 @@ def main():
             report(name, "train", 128, 32, time_train_step(model, 128, 32, a.steps, 10))
             continue
         model = MODELS[name](1000)
-        report(name, "forward", 1, 224, time_forward(model, 1, 224, a.reps))
-        report(name, "forward", 8, 224, time_forward(model, 8, 224, max(3, a.reps // 3)))
-        report(name, "train", 32, 224, time_train_step(model, 32, 224, a.steps, 1000))
+        if a.only != "train":
+            report(name, "forward", 1, 224, time_forward(model, 1, 224, a.reps))
+            report(name, "forward", 8, 224, time_forward(model, 8, 224, max(3, a.reps // 3)))
+        if a.only != "forward":
+            report(name, "train", 32, 224, time_train_step(model, 32, 224, a.steps, 1000))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,17 @@
 //   running_mean = (1 - momentum) * running_mean + momentum * mean
 //   running_var  = (1 - momentum) * running_var  + momentum * q / (M - 1)
 //                                                 (the UNBIASED variance; needs M >= 2)
-// Eval forward: the same y with mean = running_mean, invstd = 1 / sqrt(running_var + eps).
+// Eval forward: an affine map per channel, whose two coefficients are computed in double
+// and rounded once to the dtype,
+//   invstd = 1 / sqrt(running_var + eps),  a = gamma * invstd,  b = beta - running_mean * a
+//   y      = x * a + b                     (in the dtype: product and sum rounded separately)
+// then the fused activation, if any (BatchNormParams::act), exactly as the activation op
+// computes it: relu y > 0 || isnan(y) ? y : 0 (so -0 becomes +0), relu6 = clamp(y, 0, 6)
+// (y < 0 ? 0 : y > 6 ? 6 : y: NaN passes, -0 stays). A BatchNorm followed by ReLU/ReLU6 in
+// inference is then one pass over memory instead of two (nn::batch_norm_act), with the bits
+// of the two ops run one after the other. The f32 per-element work is float arithmetic
+// (twice the lanes of double): it is PyTorch's CPU formula for eval too, and differs from the
+// training formula below only by the rounding of a and b.
 //
 // Backward, with xhat = (x - mean) * invstd and (mean, invstd) the saved batch statistics
 // in training, the running ones in eval:
@@ -31,12 +41,47 @@
 // on the shape (and not the SIMD target), never on the thread count.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 
 #include "tensor/dtype.h"
 #include "tensor/kernels/backend.h"
 
 namespace lowbit {
+
+// The activation fused into the eval forward (see above).
+enum class BatchNormAct : uint8_t { none, relu, relu6 };
+inline const char* batch_norm_act_name(BatchNormAct act) {
+  switch (act) {
+    case BatchNormAct::none: return "none";
+    case BatchNormAct::relu: return "relu";
+    case BatchNormAct::relu6: return "relu6";
+  }
+  return "?";
+}
+
+// The eval forward's per-channel coefficients, rounded to T: y = x * a + b.
+template <typename T>
+struct BatchNormEvalCoefficients {
+  T a, b;
+};
+template <typename T>
+BatchNormEvalCoefficients<T> batch_norm_eval_coefficients(double running_mean, double running_var, double gamma,
+                                                          double beta, double eps) {
+  const double invstd = 1.0 / std::sqrt(running_var + eps), a = gamma * invstd;
+  return {static_cast<T>(a), static_cast<T>(beta - running_mean * a)};
+}
+
+// The fused activation on one value: the specification the kernels vectorise.
+template <typename T>
+T batch_norm_act_apply(BatchNormAct act, T y) {
+  switch (act) {
+    case BatchNormAct::none: return y;
+    case BatchNormAct::relu: return y > T(0) || y != y ? y : T(0);
+    case BatchNormAct::relu6: return y < T(0) ? T(0) : y > T(6) ? T(6) : y;
+  }
+  return y;
+}
 
 struct BatchNormParams {
   DType dtype = DType::f32;  // of every tensor argument
@@ -45,6 +90,7 @@ struct BatchNormParams {
   int64_t plane = 1;         // S = H*W: contiguous values of one (n, c)
   double eps = 1e-5;
   double momentum = 0.1;  // training forward with running statistics only
+  BatchNormAct act = BatchNormAct::none;  // eval forward only
 };
 
 // Shapes: x, y, dy, dx are (N, C, S); every other pointer is (C). gamma and beta may be

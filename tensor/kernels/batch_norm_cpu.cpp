@@ -9,7 +9,9 @@
 //   per-element  y or dx of a plane from its channel's constants, with the reference's
 //            operations in the reference's order (f32 widened to double exactly,
 //            rounded once at the store), so given the same constants they are the
-//            reference's bits.
+//            reference's bits. The eval forward is the exception: batch_norm.h defines it
+//            in the dtype (y = x * a + b, then the fused activation), so it runs in the
+//            dtype's lanes, again with the reference's operations in its order.
 // Which thread runs a plane never changes what it computes, and the 16-partial blocking
 // is the same on every SIMD target, so results depend on the shape alone.
 // Against ref:: (one sequential sum per channel) the sums differ by rounding only;
@@ -106,6 +108,27 @@ HWY_INLINE void PlaneNormalize(const T* HWY_RESTRICT x, T* HWY_RESTRICT y, int64
   for (; i < n; ++i) y[i] = static_cast<T>(((static_cast<double>(x[i]) - mean) * invstd) * g + b);
 }
 
+// Eval y = act(x * a + b) over one plane, in T (batch_norm.h). The activations are written
+// as batch_norm_act_apply's comparisons, so NaN and -0 come out as the reference's.
+template <typename T>
+HWY_INLINE void PlaneAffine(const T* HWY_RESTRICT x, T* HWY_RESTRICT y, int64_t n, T a, T b, BatchNormAct act) {
+  const hn::ScalableTag<T> d;
+  using VT = hn::Vec<decltype(d)>;
+  const int64_t N = static_cast<int64_t>(hn::Lanes(d));
+  const VT va = hn::Set(d, a), vb = hn::Set(d, b), zero = hn::Zero(d), six = hn::Set(d, T(6));
+  auto apply = [&](VT v) {
+    if (act == BatchNormAct::relu) return hn::IfThenElse(hn::Or(hn::Gt(v, zero), hn::IsNaN(v)), v, zero);
+    if (act == BatchNormAct::relu6) return hn::IfThenElse(hn::Lt(v, zero), zero, hn::IfThenElse(hn::Gt(v, six), six, v));
+    return v;
+  };
+  int64_t i = 0;
+  for (; i + N <= n; i += N) hn::StoreU(apply(hn::Add(hn::Mul(hn::LoadU(d, x + i), va), vb)), d, y + i);
+  for (; i < n; ++i) {
+    const T ax = x[i] * a;
+    y[i] = batch_norm_act_apply(act, static_cast<T>(ax + b));
+  }
+}
+
 // Training dx = k * ((M * dy - sum_dy) - xhat * sum_dy_xhat), xhat = (x - mean) * invstd,
 // with c = {mean, invstd, M, sum_dy, sum_dy_xhat, k}.
 template <typename T>
@@ -148,6 +171,12 @@ void PlaneGradSumsF32(const float* dy, const float* x, int64_t n, double mean, d
 void PlaneGradSumsF64(const double* dy, const double* x, int64_t n, double mean, double* out) {
   PlaneGradSums(dy, x, n, mean, out);
 }
+void PlaneAffineF32(const float* x, float* y, int64_t n, float a, float b, BatchNormAct act) {
+  PlaneAffine(x, y, n, a, b, act);
+}
+void PlaneAffineF64(const double* x, double* y, int64_t n, double a, double b, BatchNormAct act) {
+  PlaneAffine(x, y, n, a, b, act);
+}
 void PlaneNormalizeF32(const float* x, float* y, int64_t n, const double* c) { PlaneNormalize(x, y, n, c); }
 void PlaneNormalizeF64(const double* x, double* y, int64_t n, const double* c) { PlaneNormalize(x, y, n, c); }
 void PlaneGradInputF32(const float* dy, const float* x, float* dx, int64_t n, const double* c) {
@@ -167,6 +196,8 @@ namespace lowbit::cpu {
 
 HWY_EXPORT(PlaneGradSumsF32);
 HWY_EXPORT(PlaneGradSumsF64);
+HWY_EXPORT(PlaneAffineF32);
+HWY_EXPORT(PlaneAffineF64);
 HWY_EXPORT(PlaneNormalizeF32);
 HWY_EXPORT(PlaneNormalizeF64);
 HWY_EXPORT(PlaneGradInputF32);
@@ -191,6 +222,11 @@ template <typename T>
 void plane_normalize(const T* x, T* y, int64_t n, const double* c) {
   if constexpr (kF32<T>) HWY_DYNAMIC_DISPATCH(PlaneNormalizeF32)(x, y, n, c);
   else HWY_DYNAMIC_DISPATCH(PlaneNormalizeF64)(x, y, n, c);
+}
+template <typename T>
+void plane_affine(const T* x, T* y, int64_t n, T a, T b, BatchNormAct act) {
+  if constexpr (kF32<T>) HWY_DYNAMIC_DISPATCH(PlaneAffineF32)(x, y, n, a, b, act);
+  else HWY_DYNAMIC_DISPATCH(PlaneAffineF64)(x, y, n, a, b, act);
 }
 template <typename T>
 void plane_grad_input(const T* dy, const T* x, T* dx, int64_t n, const double* c) {
@@ -264,20 +300,17 @@ void train_typed(const BatchNormParams& p, const T* x, const T* gamma, const T* 
   });
 }
 
-// One pass: the reference's per-channel constants, then y plane by plane.
+// One pass: the reference's per-channel coefficients, then y plane by plane.
 template <typename T>
 void eval_typed(const BatchNormParams& p, const T* x, const T* gamma, const T* beta, const T* running_mean,
                 const T* running_var, T* y) {
   const int64_t S = p.plane, C = p.channels;
-  std::vector<double> consts(static_cast<size_t>(4 * C));
-  for (int64_t c = 0; c < C; ++c) {
-    consts[4 * c] = static_cast<double>(running_mean[c]);
-    consts[4 * c + 1] = 1.0 / std::sqrt(static_cast<double>(running_var[c]) + p.eps);
-    consts[4 * c + 2] = value_or(gamma, c, 1.0);
-    consts[4 * c + 3] = value_or(beta, c, 0.0);
-  }
+  std::vector<BatchNormEvalCoefficients<T>> ab(static_cast<size_t>(C));
+  for (int64_t c = 0; c < C; ++c)
+    ab[c] = batch_norm_eval_coefficients<T>(static_cast<double>(running_mean[c]), static_cast<double>(running_var[c]),
+                                            value_or(gamma, c, 1.0), value_or(beta, c, 0.0), p.eps);
   for_each_plane(p, [&](int64_t plane, int64_t, int64_t c) {
-    plane_normalize(x + plane * S, y + plane * S, S, &consts[4 * c]);
+    plane_affine(x + plane * S, y + plane * S, S, ab[c].a, ab[c].b, p.act);
   });
 }
 

@@ -1,7 +1,8 @@
 // batch_norm reference: the specification of batch_norm.h, one channel at a time.
 // Channel c of a (N, C, S) tensor holds x[n, c, s] = x[(n*C + c)*S + s]; its sums run
 // over n, then s, sequentially in one double accumulator. Every per-element formula is
-// evaluated in double, left to right as written, and rounded once to the dtype.
+// evaluated in double, left to right as written, and rounded once to the dtype, except the
+// eval forward's affine map, which batch_norm.h defines in the dtype.
 #include <cmath>
 
 #include "tensor/kernels/batch_norm.h"
@@ -71,14 +72,21 @@ void train_typed(const BatchNormParams& p, const T* x, const T* gamma, const T* 
   }
 }
 
-// y with the running statistics: invstd = 1 / sqrt(running_var + eps), in double.
+// y = act(x * a + b) with the eval coefficients of batch_norm.h, in T.
 template <typename T>
 void eval_typed(const BatchNormParams& p, const T* x, const T* gamma, const T* beta, const T* running_mean,
                 const T* running_var, T* y) {
   for (int64_t c = 0; c < p.channels; ++c) {
-    const double invstd = 1.0 / std::sqrt(static_cast<double>(running_var[c]) + p.eps);
-    normalize_channel(p, x, y, c, static_cast<double>(running_mean[c]), invstd, value_or(gamma, c, 1.0),
-                      value_or(beta, c, 0.0));
+    const auto [a, b] = batch_norm_eval_coefficients<T>(static_cast<double>(running_mean[c]),
+                                                        static_cast<double>(running_var[c]),
+                                                        value_or(gamma, c, 1.0), value_or(beta, c, 0.0), p.eps);
+    for (int64_t n = 0; n < p.batch; ++n) {
+      for (int64_t s = 0; s < p.plane; ++s) {
+        const int64_t i = (n * p.channels + c) * p.plane + s;
+        const T ax = x[i] * a;  // two statements: the product is rounded before the sum
+        y[i] = batch_norm_act_apply(p.act, static_cast<T>(ax + b));
+      }
+    }
   }
 }
 

@@ -82,7 +82,7 @@ BatchNormOutput batch_norm_train(const Tensor& x, const Tensor& gamma, const Ten
 }
 
 Tensor batch_norm_eval(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
-                       const Tensor& running_var, double eps) {
+                       const Tensor& running_var, double eps, BatchNormAct act) {
   const char* op = "batch_norm_eval";
   BatchNormParams p = check_input(op, x);
   check_channel_tensor(op, "gamma", gamma, x, false);
@@ -90,6 +90,7 @@ Tensor batch_norm_eval(const Tensor& x, const Tensor& gamma, const Tensor& beta,
   check_channel_tensor(op, "running_mean", running_mean, x, true);
   check_channel_tensor(op, "running_var", running_var, x, true);
   p.eps = eps;
+  p.act = act;
   const Tensor input = x.contiguous(), g = contiguous_or_undefined(gamma), b = contiguous_or_undefined(beta);
   const Tensor rm = running_mean.contiguous(), rv = running_var.contiguous();
   Tensor y = empty(x.sizes(), x.dtype(), x.device());
