@@ -20,6 +20,7 @@
 #include "nn/optim.h"
 #include "nn/safetensors.h"
 #include "nn/summary.h"
+#include "quant/state.h"
 #include "tensor/error.h"
 #include "tensor/random.h"
 #include "tools/progress.h"
@@ -214,6 +215,7 @@ TrainResult train(const TrainConfig& c) {
   };
 
   TrainResult result;
+  const bool quantized = !quant::named_quantizers(*model).empty();
   const auto t_run = Clock::now();
   double train_seconds = 0;
   int64_t images = 0;
@@ -231,11 +233,16 @@ TrainResult train(const TrainConfig& c) {
       const data::Batch b = loader.batch(epoch, next_batch);
       schedule.apply(*optimizer, step);  // every group from its initial lr (c.lr)
       const double lr = optimizer->lr(0);
+      // Quantizer diagnostics (clip fractions, ranges, LSQ's g) cost a pass over each
+      // quantized tensor: collected on the steps that are logged only.
+      const bool log_step = (step + 1) % c.log_every == 0 || next_batch + 1 == steps_per_epoch;  // step counts from 1 below
+      if (quantized) quant::set_collect_stats(*model, log_step);
       const Tensor logits = (*model)(b.images);
       const Tensor loss = cross_entropy(logits, b.labels, c.label_smoothing);
       optimizer->zero_grad();
       backward(loss);
       optimizer->step();
+      if (quantized) quant::after_optimizer_step(*model);  // LSQ: s <- max(|s|, eps)
       ++step;
       train_seconds += seconds_since(t_step);
       const double loss_value = loss.item();
@@ -248,15 +255,17 @@ TrainResult train(const TrainConfig& c) {
       loss_sum += loss_value * static_cast<double>(n);
       correct += nn::topk_correct(detach(logits), b.labels, 1);
       const double img_s = static_cast<double>(images) / std::max(train_seconds, 1e-9);
-      if (step % c.log_every == 0 || next_batch + 1 == steps_per_epoch) {
-        log.write(Json{{"event", "step"},
-                       {"epoch", epoch},
-                       {"step", step},
-                       {"loss", loss_value},
-                       {"train_loss", loss_sum / static_cast<double>(seen)},
-                       {"train_top1", 100.0 * static_cast<double>(correct) / static_cast<double>(seen)},
-                       {"lr", lr},
-                       {"images_per_second", img_s}});
+      if (log_step) {
+        Json entry{{"event", "step"},
+                   {"epoch", epoch},
+                   {"step", step},
+                   {"loss", loss_value},
+                   {"train_loss", loss_sum / static_cast<double>(seen)},
+                   {"train_top1", 100.0 * static_cast<double>(correct) / static_cast<double>(seen)},
+                   {"lr", lr},
+                   {"images_per_second", img_s}};
+        if (quantized) entry["quant"] = Json::parse(quant::stats_json(*model));
+        log.write(entry);
       }
       const double fraction = static_cast<double>(next_batch + 1) / static_cast<double>(steps_per_epoch);
       char line[256];
