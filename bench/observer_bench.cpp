@@ -90,6 +90,24 @@ void BM_mse(benchmark::State& state) {
   run_observe(state, obs);
 }
 
+// The same 1M values as 256 channels of 4096 (a conv weight's layout, per channel along
+// axis 0): short rows, shared out whole over the threads.
+void BM_percentile_per_channel(benchmark::State& state) {
+  set_threads();
+  PercentileObserver obs({.ch_axis = 0, .num_channels = 256});
+  const lowbit::Tensor x = data().view({256, 4096});
+  for (auto _ : state) obs.observe(x);
+  state.SetItemsProcessed(state.iterations() * k1M);
+}
+
+void BM_mse_per_channel(benchmark::State& state) {  // 80 candidates per channel
+  set_threads();
+  MseObserver obs({.ch_axis = 0, .num_channels = 256});
+  const lowbit::Tensor x = data().view({256, 4096});
+  for (auto _ : state) obs.observe(x);
+  state.SetItemsProcessed(state.iterations() * k1M);
+}
+
 // One batch into the 2048-bin |x| histogram and the threshold search (what a calibration
 // step plus qparams() cost).
 void BM_kl(benchmark::State& state) {
@@ -143,7 +161,9 @@ void BM_std_nth_element_copy(benchmark::State& state) {
 BENCHMARK(BM_minmax)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_percentile_exact)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_percentile_subsampled)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_percentile_per_channel)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_mse)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_mse_per_channel)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_kl)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_kl_histogram)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_kl_threshold_search)->Unit(benchmark::kMillisecond)->UseRealTime();

@@ -23,10 +23,11 @@ double xlogx(double v) { return v > 0 ? v * std::log(v) : 0.0; }
 void add_counts(const float* x, int64_t n, double R, int64_t bins, double* hist) {
   const double per_unit = R > 0 ? static_cast<double>(bins) / R : 0.0;
   const double last = static_cast<double>(bins - 1);
-  const int threads = n >= kParallelMin ? omp_get_max_threads() : 1;
+  // One thread inside a parallel region (rows shared out whole): no nested team per row.
+  const int threads = n >= kParallelMin && !omp_in_parallel() ? omp_get_max_threads() : 1;
   const int64_t blocks = (n + kBlock - 1) / kBlock;
   std::vector<uint32_t> local(static_cast<size_t>(threads * bins));
-#pragma omp parallel num_threads(threads)
+#pragma omp parallel num_threads(threads) if (threads > 1)
   {
     uint32_t* h = local.data() + static_cast<size_t>(omp_get_thread_num()) * bins;
 #pragma omp for schedule(static)
@@ -157,10 +158,10 @@ void KlObserver::observe_batch(const Batch& batch) {
     grow(hist + c * bins, bins, edge[c], amax);
     add_counts(data + c * n, n, edge[c], bins, hist + c * bins);
   };
-  if (n >= kParallelMin) {  // long rows are counted in parallel inside
+  if (channels == 1 || n >= kParallelMin) {  // one row, or long rows: counted in parallel inside
     for (int64_t c = 0; c < channels; ++c) one_row(c);
-  } else {
-#pragma omp parallel for schedule(static) if (channels > 1 && channels * n >= kParallelMin)
+  } else {  // many short rows: shared out whole
+#pragma omp parallel for schedule(static) if (channels * n >= kParallelMin)
     for (int64_t c = 0; c < channels; ++c) one_row(c);
   }
   histogram.bump_version();

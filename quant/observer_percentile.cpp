@@ -36,17 +36,25 @@ float key_value(uint32_t key) {
   return v;
 }
 
-int threads_for(int64_t n) { return n >= kParallelMin ? omp_get_max_threads() : 1; }
+// Threads for a row of n values: one for short rows, and one inside a parallel region
+// (rows shared out whole): a nested team would be created and torn down per row.
+int threads_for(int64_t n) { return n >= kParallelMin && !omp_in_parallel() ? omp_get_max_threads() : 1; }
 
-// out[r] = the ranks[r]-th smallest value (0-based; ranks ascending) by nth_element on a
-// copy: after nth_element at rank k, every later rank lies in [k, n).
+// out[r] = the ranks[r]-th smallest value (0-based; ranks ascending, distinct) by
+// nth_element on a copy. Invariant: every value before `begin` is <= every value from it
+// on, so each later rank is selected within [begin, n). The rank right after a selected
+// one (the k + 1 of an interpolation) is the smallest of the rest: a scan, not a selection.
 void select_small(const float* x, int64_t n, const std::vector<int64_t>& ranks, std::vector<float>& out) {
   std::vector<float> v(x, x + n);
   int64_t begin = 0;
   for (size_t r = 0; r < ranks.size(); ++r) {
-    std::nth_element(v.begin() + begin, v.begin() + ranks[r], v.end());
-    out[r] = v[static_cast<size_t>(ranks[r])];
-    begin = ranks[r];
+    const auto at = v.begin() + ranks[r];
+    if (ranks[r] == begin && r > 0)
+      std::iter_swap(at, std::min_element(at, v.end()));
+    else
+      std::nth_element(v.begin() + begin, at, v.end());
+    out[r] = *at;
+    begin = ranks[r] + 1;
   }
 }
 
@@ -57,7 +65,7 @@ void select_radix(const float* x, int64_t n, const std::vector<int64_t>& ranks, 
   const int threads = threads_for(n);
   // Level 1: count the high 16 bits of every key.
   std::vector<uint32_t> local(static_cast<size_t>(threads) * kDigits);
-#pragma omp parallel num_threads(threads)
+#pragma omp parallel num_threads(threads) if (threads > 1)
   {
     uint32_t* h = local.data() + static_cast<size_t>(omp_get_thread_num()) * kDigits;
 #pragma omp for schedule(static)
@@ -86,7 +94,7 @@ void select_radix(const float* x, int64_t n, const std::vector<int64_t>& ranks, 
   std::vector<uint8_t> target(kDigits, 0);
   for (size_t t = 0; t < bins.size(); ++t) target[bins[t]] = static_cast<uint8_t>(t + 1);
   std::vector<std::vector<uint32_t>> gathered(static_cast<size_t>(threads) * bins.size());
-#pragma omp parallel num_threads(threads)
+#pragma omp parallel num_threads(threads) if (threads > 1)
   {
     std::vector<uint32_t>* mine = gathered.data() + static_cast<size_t>(omp_get_thread_num()) * bins.size();
 #pragma omp for schedule(static)
@@ -156,7 +164,7 @@ std::vector<float> subsample(const float* x, int64_t n, int64_t m, uint64_t seed
   LOWBIT_CHECK(m >= 1 && m <= n, "subsample: cannot draw ", m, " strata from ", n, " values");
   using u128 = unsigned __int128;
   std::vector<float> out(static_cast<size_t>(m));
-#pragma omp parallel for schedule(static) if (m >= 4096)
+#pragma omp parallel for schedule(static) if (m >= 4096 && !omp_in_parallel())
   for (int64_t k = 0; k < m; ++k) {
     // Stratum k is [k n / m, (k + 1) n / m): at least one value since m <= n.
     const int64_t lo = static_cast<int64_t>(u128(k) * u128(n) / u128(m));
@@ -200,11 +208,12 @@ void PercentileObserver::observe_batch(const Batch& batch) {
     lo[static_cast<size_t>(c)] = v[0];
     hi[static_cast<size_t>(c)] = v[1];
   };
-  // Long rows (after subsampling) are parallel inside; shorter rows are shared out whole.
-  if (m >= kParallelMin) {
+  // One row, or long rows (after subsampling): parallel inside each row. Many short rows:
+  // shared out whole, each on one thread.
+  if (channels == 1 || m >= kParallelMin) {
     for (int64_t c = 0; c < channels; ++c) one_row(c);
   } else {
-#pragma omp parallel for schedule(static) if (channels > 1 && channels * m >= kParallelMin)
+#pragma omp parallel for schedule(static) if (channels * m >= kParallelMin)
     for (int64_t c = 0; c < channels; ++c) one_row(c);
   }
   update_ema(lo, hi);
