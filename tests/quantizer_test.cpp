@@ -102,6 +102,13 @@ TEST(QuantState, OneCallSetsAModelAndAPinnedModuleKeepsItsState) {
   EXPECT_EQ(m.b->state(), QuantState::fp);
   EXPECT_EQ(m.b->pinned_state(), QuantState::fp);
   EXPECT_NE(m.b->extra_repr().find("state=fp (pinned)"), std::string::npos) << m.b->extra_repr();
+  // The model printout shows every quantizer's bits, state and (s, z).
+  const std::string printout = m.str();
+  EXPECT_NE(printout.find("(a): LsqQuantizer(int8 signed symmetric per_tensor, state=eval, scale=1, zero_point=0, "
+                          "uninitialised)"),
+            std::string::npos)
+      << printout;
+  EXPECT_NE(printout.find("int4 signed symmetric per_tensor, state=fp (pinned)"), std::string::npos) << printout;
   quant::pin_state(*m.inner, std::nullopt);  // unpinned: the last set state shows again
   EXPECT_EQ(m.b->state(), QuantState::eval);
   EXPECT_FALSE(m.b->pinned_state().has_value());
