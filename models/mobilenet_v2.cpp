@@ -10,17 +10,17 @@ InvertedResidual::InvertedResidual(int64_t in_channels, int64_t out_channels, in
                                    const LayerOptions& o)
     : Module("InvertedResidual") {
   const int64_t hidden = in_channels * expand_ratio;
-  conv = register_module("conv", std::make_shared<nn::Sequential>());
+  conv = register_child("conv", std::make_shared<nn::Sequential>());
   if (expand_ratio != 1) conv->push_back(conv_bn_act(in_channels, hidden, 1, 1, 1, Act::relu6, o));
   conv->push_back(conv_bn_act(hidden, hidden, 3, stride, hidden, Act::relu6, o));  // depthwise
   conv->push_back(models::conv(hidden, out_channels, 1, 1, 0, 1, o));             // linear bottleneck
   conv->push_back(batch_norm(out_channels, o));
-  if (stride == 1 && in_channels == out_channels) add = register_module("add", std::make_shared<nn::Add>());
+  if (stride == 1 && in_channels == out_channels) add = register_child("add", std::make_shared<nn::Add>());
 }
 
 Tensor InvertedResidual::forward(const Tensor& x) {
-  Tensor y = (*conv)(x);
-  return add ? (*add)(x, y) : y;
+  Tensor y = conv(x);
+  return add ? add(x, y) : y;
 }
 
 MobileNetV2::MobileNetV2(const ModelOptions& c, double dropout) : Module("MobileNetV2") {

@@ -27,8 +27,8 @@ class InvertedResidual : public nn::Module {
                    const LayerOptions& o);
   Tensor forward(const Tensor& x) override;
 
-  std::shared_ptr<nn::Sequential> conv;
-  std::shared_ptr<nn::Add> add;  // null without the residual connection
+  nn::Child<nn::Sequential> conv;  // nn::Child: the module registered now (quant/ swaps layers)
+  nn::Child<nn::Add> add;          // empty without the residual connection
 };
 
 class MobileNetV2 : public nn::Module {

@@ -22,28 +22,28 @@ BottleneckTransform::BottleneckTransform(int64_t width_in, int64_t width_out, in
   const int64_t w_b = width_out;
   LOWBIT_CHECK(group_width > 0 && w_b % group_width == 0, "RegNet: width ", w_b, " is no multiple of group width ",
                group_width);
-  a = register_module("a", conv_bn_act(width_in, w_b, 1, 1, 1, Act::relu, o));
-  b = register_module("b", conv_bn_act(w_b, w_b, 3, stride, w_b / group_width, Act::relu, o));
-  c = register_module("c", conv_bn_act(w_b, width_out, 1, 1, 1, Act::none, o));
+  a = register_child("a", conv_bn_act(width_in, w_b, 1, 1, 1, Act::relu, o));
+  b = register_child("b", conv_bn_act(w_b, w_b, 3, stride, w_b / group_width, Act::relu, o));
+  c = register_child("c", conv_bn_act(w_b, width_out, 1, 1, 1, Act::none, o));
 }
 
-Tensor BottleneckTransform::forward(const Tensor& x) { return (*c)((*b)((*a)(x))); }
+Tensor BottleneckTransform::forward(const Tensor& x) { return c(b(a(x))); }
 
 ResBottleneckBlock::ResBottleneckBlock(int64_t width_in, int64_t width_out, int64_t stride, int64_t group_width,
                                        const LayerOptions& o)
     : Module("ResBottleneckBlock") {
   if (width_in != width_out || stride != 1) {
-    proj = register_module("proj", conv_bn_act(width_in, width_out, 1, stride, 1, Act::none, o));
+    proj = register_child("proj", conv_bn_act(width_in, width_out, 1, stride, 1, Act::none, o));
   }
-  f = register_module("f", std::make_shared<BottleneckTransform>(width_in, width_out, stride, group_width, o));
-  activation = register_module("activation", std::make_shared<nn::ReLU>());
-  add = register_module("add", std::make_shared<nn::Add>());
+  f = register_child("f", std::make_shared<BottleneckTransform>(width_in, width_out, stride, group_width, o));
+  activation = register_child("activation", std::make_shared<nn::ReLU>());
+  add = register_child("add", std::make_shared<nn::Add>());
 }
 
 // torchvision: relu(proj(x) + f(x)) or relu(x + f(x)), shortcut first.
 Tensor ResBottleneckBlock::forward(const Tensor& x) {
-  const Tensor shortcut = proj ? (*proj)(x) : x;
-  return (*activation)((*add)(shortcut, (*f)(x)));
+  const Tensor shortcut = proj ? proj(x) : x;
+  return activation(add(shortcut, f(x)));
 }
 
 AnyStage::AnyStage(int64_t width_in, int64_t width_out, int64_t stride, int64_t depth, int64_t group_width,

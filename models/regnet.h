@@ -59,7 +59,7 @@ class BottleneckTransform : public nn::Module {
   BottleneckTransform(int64_t width_in, int64_t width_out, int64_t stride, int64_t group_width, const LayerOptions& o);
   Tensor forward(const Tensor& x) override;
 
-  std::shared_ptr<nn::Sequential> a, b, c;
+  nn::Child<nn::Sequential> a, b, c;  // nn::Child: the module registered now (quant/ swaps layers)
 };
 
 class ResBottleneckBlock : public nn::Module {
@@ -67,10 +67,10 @@ class ResBottleneckBlock : public nn::Module {
   ResBottleneckBlock(int64_t width_in, int64_t width_out, int64_t stride, int64_t group_width, const LayerOptions& o);
   Tensor forward(const Tensor& x) override;
 
-  std::shared_ptr<nn::Sequential> proj;  // null when the shape does not change
-  std::shared_ptr<BottleneckTransform> f;
-  std::shared_ptr<nn::ReLU> activation;
-  std::shared_ptr<nn::Add> add;
+  nn::Child<nn::Sequential> proj;  // empty when the shape does not change
+  nn::Child<BottleneckTransform> f;
+  nn::Child<nn::ReLU> activation;
+  nn::Child<nn::Add> add;
 };
 
 // One stage: `depth` blocks "block{index}-0", ...; the first has the stride and the

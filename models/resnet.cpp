@@ -30,47 +30,47 @@ std::shared_ptr<nn::Sequential> downsample(int64_t in, int64_t out, int64_t stri
 
 BasicBlock::BasicBlock(int64_t in_channels, int64_t channels, int64_t stride, DType dtype, Generator* gen)
     : Module("BasicBlock") {
-  conv1 = register_module("conv1", conv(in_channels, channels, 3, stride, 1, dtype, gen));
-  bn1 = register_module("bn1", bn(channels, dtype));
-  relu = register_module("relu", std::make_shared<nn::ReLU>());
-  conv2 = register_module("conv2", conv(channels, channels, 3, 1, 1, dtype, gen));
-  bn2 = register_module("bn2", bn(channels, dtype));
+  conv1 = register_child("conv1", conv(in_channels, channels, 3, stride, 1, dtype, gen));
+  bn1 = register_child("bn1", bn(channels, dtype));
+  relu = register_child("relu", std::make_shared<nn::ReLU>());
+  conv2 = register_child("conv2", conv(channels, channels, 3, 1, 1, dtype, gen));
+  bn2 = register_child("bn2", bn(channels, dtype));
   if (stride != 1 || in_channels != channels) {
-    downsample = register_module("downsample", models::downsample(in_channels, channels, stride, dtype, gen));
+    downsample = register_child("downsample", models::downsample(in_channels, channels, stride, dtype, gen));
   }
-  add = register_module("add", std::make_shared<nn::Add>());
+  add = register_child("add", std::make_shared<nn::Add>());
 }
 
 // nn::batch_norm_act(bn, relu, y) is relu(bn(y)), in one pass in inference.
 Tensor BasicBlock::forward(const Tensor& x) {
-  Tensor out = nn::batch_norm_act(*bn1, *relu, (*conv1)(x));
-  out = (*bn2)((*conv2)(out));
-  const Tensor identity = downsample ? (*downsample)(x) : x;
-  return (*relu)((*add)(out, identity));
+  Tensor out = nn::batch_norm_act(bn1.module(), relu.module(), conv1(x));
+  out = bn2(conv2(out));
+  const Tensor identity = downsample ? downsample(x) : x;
+  return relu(add(out, identity));
 }
 
 Bottleneck::Bottleneck(int64_t in_channels, int64_t channels, int64_t stride, DType dtype, Generator* gen)
     : Module("Bottleneck") {
   const int64_t out_channels = channels * expansion;
-  conv1 = register_module("conv1", conv(in_channels, channels, 1, 1, 0, dtype, gen));
-  bn1 = register_module("bn1", bn(channels, dtype));
-  conv2 = register_module("conv2", conv(channels, channels, 3, stride, 1, dtype, gen));
-  bn2 = register_module("bn2", bn(channels, dtype));
-  conv3 = register_module("conv3", conv(channels, out_channels, 1, 1, 0, dtype, gen));
-  bn3 = register_module("bn3", bn(out_channels, dtype));
-  relu = register_module("relu", std::make_shared<nn::ReLU>());
+  conv1 = register_child("conv1", conv(in_channels, channels, 1, 1, 0, dtype, gen));
+  bn1 = register_child("bn1", bn(channels, dtype));
+  conv2 = register_child("conv2", conv(channels, channels, 3, stride, 1, dtype, gen));
+  bn2 = register_child("bn2", bn(channels, dtype));
+  conv3 = register_child("conv3", conv(channels, out_channels, 1, 1, 0, dtype, gen));
+  bn3 = register_child("bn3", bn(out_channels, dtype));
+  relu = register_child("relu", std::make_shared<nn::ReLU>());
   if (stride != 1 || in_channels != out_channels) {
-    downsample = register_module("downsample", models::downsample(in_channels, out_channels, stride, dtype, gen));
+    downsample = register_child("downsample", models::downsample(in_channels, out_channels, stride, dtype, gen));
   }
-  add = register_module("add", std::make_shared<nn::Add>());
+  add = register_child("add", std::make_shared<nn::Add>());
 }
 
 Tensor Bottleneck::forward(const Tensor& x) {
-  Tensor out = nn::batch_norm_act(*bn1, *relu, (*conv1)(x));
-  out = nn::batch_norm_act(*bn2, *relu, (*conv2)(out));
-  out = (*bn3)((*conv3)(out));
-  const Tensor identity = downsample ? (*downsample)(x) : x;
-  return (*relu)((*add)(out, identity));
+  Tensor out = nn::batch_norm_act(bn1.module(), relu.module(), conv1(x));
+  out = nn::batch_norm_act(bn2.module(), relu.module(), conv2(out));
+  out = bn3(conv3(out));
+  const Tensor identity = downsample ? downsample(x) : x;
+  return relu(add(out, identity));
 }
 
 ResNet::ResNet(const ResNetConfig& c, Generator* gen) : Module("ResNet"), config(c) {

@@ -31,11 +31,13 @@ class BasicBlock : public nn::Module {
   BasicBlock(int64_t in_channels, int64_t channels, int64_t stride, DType dtype, Generator* gen);
   Tensor forward(const Tensor& x) override;
 
-  std::shared_ptr<nn::Conv2d> conv1, conv2;
-  std::shared_ptr<nn::BatchNorm2d> bn1, bn2;
-  std::shared_ptr<nn::ReLU> relu;
-  std::shared_ptr<nn::Sequential> downsample;  // null when the shape does not change
-  std::shared_ptr<nn::Add> add;
+  // nn::Child members: the forward calls whatever module is registered under the name
+  // (quant/ swaps layers with replace_child).
+  nn::Child<nn::Conv2d> conv1, conv2;
+  nn::Child<nn::BatchNorm2d> bn1, bn2;
+  nn::Child<nn::ReLU> relu;
+  nn::Child<nn::Sequential> downsample;  // empty when the shape does not change
+  nn::Child<nn::Add> add;
 };
 
 class Bottleneck : public nn::Module {
@@ -44,11 +46,11 @@ class Bottleneck : public nn::Module {
   Bottleneck(int64_t in_channels, int64_t channels, int64_t stride, DType dtype, Generator* gen);
   Tensor forward(const Tensor& x) override;
 
-  std::shared_ptr<nn::Conv2d> conv1, conv2, conv3;
-  std::shared_ptr<nn::BatchNorm2d> bn1, bn2, bn3;
-  std::shared_ptr<nn::ReLU> relu;
-  std::shared_ptr<nn::Sequential> downsample;  // null when the shape does not change
-  std::shared_ptr<nn::Add> add;
+  nn::Child<nn::Conv2d> conv1, conv2, conv3;
+  nn::Child<nn::BatchNorm2d> bn1, bn2, bn3;
+  nn::Child<nn::ReLU> relu;
+  nn::Child<nn::Sequential> downsample;  // empty when the shape does not change
+  nn::Child<nn::Add> add;
 };
 
 enum class BlockType { basic, bottleneck };

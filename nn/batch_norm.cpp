@@ -34,7 +34,8 @@ void check_input(const BatchNorm2d& bn, const Tensor& x) {
 
 Tensor BatchNorm2d::forward(const Tensor& x) {
   check_input(*this, x);
-  Tensor y = batch_norm(x, weight, bias, running_mean, running_var, is_training(), options.momentum, options.eps);
+  Tensor y =
+      batch_norm(x, weight, bias, running_mean, running_var, is_training(), batch_norm_momentum(*this), options.eps);
   if (is_training()) {  // counted after the call, so a call that throws is not counted
     NoGradGuard no_grad;
     Tensor count = num_batches_tracked;
@@ -44,17 +45,24 @@ Tensor BatchNorm2d::forward(const Tensor& x) {
   return y;
 }
 
+double batch_norm_momentum(const BatchNorm2d& bn) {
+  if (!bn.options.cumulative_average) return bn.options.momentum;
+  return 1.0 / static_cast<double>(bn.num_batches_tracked.item() + 1);
+}
+
 std::string BatchNorm2d::extra_repr() const {
   return str_cat(num_features, ", eps=", options.eps, ", momentum=", options.momentum,
                  ", affine=", options.affine ? "True" : "False");
 }
 
-Tensor batch_norm_act(BatchNorm2d& bn, Module& act, const Tensor& x) {
+Tensor batch_norm_act(Module& bn_module, Module& act, const Tensor& x) {
   const BatchNormAct kind = typeid(act) == typeid(ReLU)    ? BatchNormAct::relu
                             : typeid(act) == typeid(ReLU6) ? BatchNormAct::relu6
                                                            : BatchNormAct::none;
-  if (kind == BatchNormAct::none || GradMode::is_enabled() || bn.is_training() || ModuleTrace::active())
-    return act(bn(x));
+  if (typeid(bn_module) != typeid(BatchNorm2d) || kind == BatchNormAct::none || GradMode::is_enabled() ||
+      bn_module.is_training() || ModuleTrace::active())
+    return act(bn_module(x));
+  const auto& bn = static_cast<const BatchNorm2d&>(bn_module);
   check_input(bn, x);
   return raw::batch_norm_eval(x, bn.weight, bn.bias, bn.running_mean, bn.running_var, bn.options.eps, kind);
 }

@@ -24,7 +24,7 @@ Tensor call_child(const std::vector<std::pair<std::string, std::shared_ptr<Modul
   Module& child = *children[i].second;
   if (i + 1 < children.size()) {
     if (typeid(child) == typeid(BatchNorm2d))  // exactly: a subclass may have its own forward
-      return batch_norm_act(static_cast<BatchNorm2d&>(child), *children[++i].second, x);
+      return batch_norm_act(child, *children[++i].second, x);
   }
   return child(x);
 }

@@ -6,8 +6,10 @@
 namespace lowbit::nn {
 
 Tensor Add::operator()(const Tensor& a, const Tensor& b) {
+  CallScope scope;
   Tensor y = forward(a, b);
-  ModuleTrace::report(*this, a, y);
+  const Tensor inputs[2] = {a, b};
+  ModuleTrace::report(*this, inputs, y);
   return y;
 }
 
@@ -18,8 +20,9 @@ Tensor Add::forward(const Tensor& a, const Tensor& b) {
 }
 
 Tensor Concat::operator()(const std::vector<Tensor>& inputs) {
+  CallScope scope;
   Tensor y = forward(inputs);
-  ModuleTrace::report(*this, inputs.empty() ? Tensor() : inputs[0], y);
+  ModuleTrace::report(*this, inputs, y);
   return y;
 }
 

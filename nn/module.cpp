@@ -12,21 +12,36 @@ namespace lowbit::nn {
 
 namespace {
 thread_local ModuleTrace* active_trace = nullptr;
+thread_local int call_depth = 0;
+thread_local uint64_t outermost_call_number = 0;
 }  // namespace
+
+CallScope::CallScope() {
+  if (call_depth++ == 0) ++outermost_call_number;
+}
+CallScope::~CallScope() { --call_depth; }
+uint64_t CallScope::outermost_call() { return call_depth > 0 ? outermost_call_number : 0; }
 
 ModuleTrace::ModuleTrace(Callback callback) : callback_(std::move(callback)), previous_(active_trace) {
   active_trace = this;
 }
 ModuleTrace::~ModuleTrace() { active_trace = previous_; }
-void ModuleTrace::report(const Module& module, const Tensor& input, const Tensor& output) {
-  if (active_trace) active_trace->callback_(module, input, output);
+void ModuleTrace::report(const Module& module, std::span<const Tensor> inputs, const Tensor& output) {
+  if (active_trace) active_trace->callback_(module, inputs, output);
+}
+
+void throw_child_type_error(const std::string& name, const std::string& type) {
+  if (name.empty()) throw_error("nn::Child: the member is empty (the optional layer is absent)");
+  throw_error(str_cat("nn::Child: child '", name, "' is now a ", type,
+                      ", not the type its member expects (call it, or replace it by a subclass)"));
 }
 
 bool ModuleTrace::active() { return active_trace != nullptr; }
 
 Tensor Module::operator()(const Tensor& x) {
+  CallScope scope;
   Tensor y = forward(x);
-  ModuleTrace::report(*this, x, y);
+  ModuleTrace::report(*this, std::span<const Tensor>(&x, 1), y);
   return y;
 }
 

@@ -15,9 +15,11 @@
 // each child's state dict with the child's name as prefix.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -27,6 +29,12 @@
 namespace lowbit::nn {
 
 using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
+
+// The error of a Child whose module is absent ("" names) or not of the member's type.
+[[noreturn]] void throw_child_type_error(const std::string& name, const std::string& type);
+
+template <typename M>
+class Child;
 
 class Module {
  public:
@@ -64,6 +72,9 @@ class Module {
   std::shared_ptr<Module> child(const std::string& name) const;
   // Replaces the child `name` (one level) by another module: how quant/ swaps layers.
   void replace_child(const std::string& name, std::shared_ptr<Module> module);
+  // Registers a child from outside (torch's add_module): how quant/ gives a quantized
+  // layer the activation quantizer it owns. Same rules as register_module.
+  void add_module(const std::string& name, std::shared_ptr<Module> module) { add_child(name, std::move(module)); }
 
   // Copies every tensor of `state` into this module's parameter or buffer of the same
   // name. Strict, as torch's load_state_dict(strict=True): names missing from `state`,
@@ -87,6 +98,12 @@ class Module {
     add_child(name, module);
     return module;
   }
+  // The same, returning a Child handle (below) for a member that the forward calls.
+  template <typename M>
+  Child<M> register_child(const std::string& name, std::shared_ptr<M> module) {
+    add_child(name, std::move(module));
+    return Child<M>(this, children_.size() - 1);
+  }
 
  private:
   void check_new_name(const std::string& name) const;
@@ -100,18 +117,62 @@ class Module {
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
 };
 
+// A member handle on a registered child: it always reaches the module registered under
+// that name NOW, so that replace_child (how quant/ swaps a Conv2d for its quantized form)
+// reaches the parent's forward, as attribute lookup does in PyTorch (`self.conv1`).
+// Calling it (one input, or two for an Add) runs whatever module is registered; `->` and
+// `*` give it as an M and throw lowbit::Error if it was replaced by a module of another
+// type. A default-constructed Child is empty (an optional layer that is absent).
+template <typename M>
+class Child {
+ public:
+  Child() = default;
+  Child(Module* owner, size_t index) : owner_(owner), index_(index) {}
+
+  Module& module() const {
+    check_not_empty();
+    return *owner_->children()[index_].second;
+  }
+  std::shared_ptr<M> ptr() const {  // null if empty or replaced by another type
+    return owner_ ? std::dynamic_pointer_cast<M>(owner_->children()[index_].second) : nullptr;
+  }
+  M& operator*() const { return as(); }
+  M* operator->() const { return &as(); }
+  explicit operator bool() const { return owner_ != nullptr; }
+  bool operator==(std::nullptr_t) const { return owner_ == nullptr; }
+
+  Tensor operator()(const Tensor& x) const { return module()(x); }
+  template <typename A = M>
+  Tensor operator()(const Tensor& a, const Tensor& b) const {  // two-input modules (Add)
+    return as()(a, b);
+  }
+
+ private:
+  M& as() const {
+    if (M* m = dynamic_cast<M*>(&module())) return *m;
+    throw_child_type_error(owner_->children()[index_].first, module().type());
+  }
+  void check_not_empty() const {
+    if (!owner_) throw_child_type_error("", "");
+  }
+  Module* owner_ = nullptr;
+  size_t index_ = 0;
+};
+
 // Reports every module call while it lives (one per thread at a time): how summary()
-// sees output shapes without the layers knowing. Calls made inside a reported call are
-// reported too, before it (children finish first).
+// sees output shapes and quant::trace_graph sees which layer feeds which, without the
+// layers knowing. Calls made inside a reported call are reported too, before it
+// (children finish first). `inputs` are all of the call's inputs: one, two for an Add,
+// all of a Concat's.
 class ModuleTrace {
  public:
-  using Callback = std::function<void(const Module&, const Tensor& input, const Tensor& output)>;
+  using Callback = std::function<void(const Module&, std::span<const Tensor> inputs, const Tensor& output)>;
   explicit ModuleTrace(Callback callback);
   ~ModuleTrace();
   ModuleTrace(const ModuleTrace&) = delete;
   ModuleTrace& operator=(const ModuleTrace&) = delete;
   // Called by the modules' call operators.
-  static void report(const Module& module, const Tensor& input, const Tensor& output);
+  static void report(const Module& module, std::span<const Tensor> inputs, const Tensor& output);
   // Whether a trace is recording on this thread (fused shortcuts that skip a module's
   // call operator, such as nn::batch_norm_act, are off while one is).
   static bool active();
@@ -119,6 +180,20 @@ class ModuleTrace {
  private:
   Callback callback_;
   ModuleTrace* previous_;
+};
+
+// Module calls on this thread are numbered by their outermost call: every call operator
+// holds a CallScope, and the one that opens when no module call is running starts a new
+// number. Two calls of one quantizer with the same tensor inside one `model(x)` are then
+// known to be the same question (quant/quantizer.h answers it once).
+class CallScope {
+ public:
+  CallScope();
+  ~CallScope();
+  CallScope(const CallScope&) = delete;
+  CallScope& operator=(const CallScope&) = delete;
+  // The number of the outermost call running now; 0 while no module call is running.
+  static uint64_t outermost_call();
 };
 
 }  // namespace lowbit::nn

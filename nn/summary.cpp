@@ -38,9 +38,10 @@ Summary summarize(Module& model, const Shape& input_shape, DType dtype) {
   try {
     model.eval();
     NoGradGuard no_grad;
-    ModuleTrace trace([&](const Module& m, const Tensor& input, const Tensor& output) {
+    ModuleTrace trace([&](const Module& m, std::span<const Tensor> inputs, const Tensor& output) {
       if (!m.children().empty()) return;  // containers: their leaves have rows
-      SummaryRow row{names.count(&m) ? names[&m] : "?", m.type(), output.sizes(), 0, m.macs(input, output)};
+      SummaryRow row{names.count(&m) ? names[&m] : "?", m.type(), output.sizes(), 0,
+                     m.macs(inputs.empty() ? Tensor() : inputs[0], output)};
       for (auto& [n, p] : m.named_parameters()) row.params += p.numel();
       s.rows.push_back(row);
     });

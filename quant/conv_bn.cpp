@@ -282,13 +282,15 @@ ConvBnArgs ConvBn2d::args() const {
     a.running_var = bn->running_var;
     a.num_batches_tracked = bn->num_batches_tracked;
     a.eps = bn->options.eps;
-    a.momentum = bn->options.momentum;
+    a.momentum = nn::batch_norm_momentum(*bn);
   }
   a.weight_quant = weight_quant.get();
   return a;
 }
 
-Tensor ConvBn2d::forward(const Tensor& x) { return conv_bn_forward(strategy, args(), x, is_training(), bn_frozen()); }
+Tensor ConvBn2d::forward(const Tensor& x) {
+  return conv_bn_forward(strategy, args(), input_quant(x), is_training(), bn_frozen());
+}
 
 void ConvBn2d::freeze_bn(bool frozen) {
   if (frozen_.defined()) frozen_.fill_(frozen ? 1 : 0);
@@ -306,7 +308,7 @@ FoldedConv ConvBn2d::folded_weight_and_bias() const {
 std::string ConvBn2d::extra_repr() const {
   std::string s = str_cat("strategy=", to_string(strategy), " (", static_cast<int>(strategy), ")");
   if (frozen_.defined()) s += bn_frozen() ? ", bn_frozen=true" : ", bn_frozen=false";
-  return s;
+  return s + input_quant.repr("input_quant");
 }
 
 int64_t ConvBn2d::macs(const Tensor& input, const Tensor& output) const { return conv->macs(input, output); }

@@ -57,6 +57,7 @@
 //   bn.weight, bn.bias, bn.running_mean, bn.running_var, bn.num_batches_tracked
 //                                  (every strategy but 0)
 //   weight_quant.*                 the weight quantizer's state, when there is one
+//   input_quant.*                  the input's quantizer, when this layer owns it (quant/prepare.h)
 //
 //   auto fused = std::make_shared<quant::ConvBn2d>(conv, bn, quant::FoldStrategy::pytorch,
 //       std::make_shared<quant::LsqQuantizer>(QuantizerConfig{.bits = 4, .ch_axis = 0, .channels = 64}));
@@ -71,6 +72,7 @@
 #include "nn/batch_norm.h"
 #include "nn/conv2d.h"
 #include "nn/module.h"
+#include "quant/act_quant.h"
 #include "quant/quantizer.h"
 
 namespace lowbit::quant {
@@ -139,6 +141,7 @@ class ConvBn2d : public nn::Module {
   std::shared_ptr<nn::Conv2d> conv;           // child "conv"
   std::shared_ptr<nn::BatchNorm2d> bn;        // child "bn"; null for merge
   std::shared_ptr<Quantizer> weight_quant;    // child "weight_quant"; may be null
+  ActQuant input_quant;  // the input's quantizer (quant/act_quant.h): child "input_quant" when owned
 
  private:
   ConvBnArgs args() const;

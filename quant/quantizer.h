@@ -33,6 +33,7 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -83,7 +84,10 @@ class Quantizer : public nn::Module {
   Quantizer(std::string type, QuantizerConfig config);
 
   // Runs the steps the state asks for (see the header comment). final: subclasses
-  // implement the steps, never the dispatch.
+  // implement the steps, never the dispatch. A quantizer shared by several layers (the
+  // consumers of one tensor, quant/prepare.h) is called once per layer: inside one
+  // outermost module call (nn::CallScope), a second call with the same input tensor
+  // returns the first call's output (while it is alive) without observing again.
   Tensor forward(const Tensor& x) final;
 
   virtual void pre_observe(const Tensor& x);
@@ -125,7 +129,11 @@ class Quantizer : public nn::Module {
   void set_clip_fraction(double fraction);
 
  private:
+  Tensor run_state(const Tensor& x);
+
   Tensor state_, pin_;  // i64 [] buffers
+  uint64_t last_call_ = 0;  // the cache of forward(): outermost call, input, output (weak)
+  std::weak_ptr<TensorImpl> last_input_, last_output_;
   std::vector<PostObserveHook> post_observe_hooks_;
   bool collect_stats_ = false;
   int64_t calls_ = 0;

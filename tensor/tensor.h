@@ -51,6 +51,9 @@ class Tensor {
   const std::shared_ptr<Storage>& storage() const { return impl().storage; }
   TensorImpl& impl() const;
   bool same_impl(const Tensor& other) const { return impl_ == other.impl_; }
+  // A handle that does not keep the tensor alive: Tensor(weak.lock()) is the same tensor
+  // while some Tensor still holds it, an undefined one after (caches keyed by identity).
+  std::weak_ptr<TensorImpl> weak_impl() const { return impl_; }
 
   // Pointer to element [0,...,0]. data<T>() checks that T matches the dtype.
   void* data_ptr() const;

@@ -235,7 +235,7 @@ TEST(BatchNorm2dLayer, FusedActivationInInference) {
     NoGradGuard no_grad;
     nn::Sequential seq({bn, std::make_shared<nn::ReLU>()});
     std::vector<std::string> seen;
-    nn::ModuleTrace trace([&](const nn::Module& m, const Tensor&, const Tensor&) { seen.push_back(m.type()); });
+    nn::ModuleTrace trace([&](const nn::Module& m, std::span<const Tensor>, const Tensor&) { seen.push_back(m.type()); });
     seq(x);
     EXPECT_EQ(seen, (std::vector<std::string>{"BatchNorm2d", "ReLU", "Sequential"}));
   }

@@ -86,6 +86,43 @@ TEST(ResNet, ZeroInitResidualAndKaimingFanOut) {
 
 // Bottlenecks: the stride on the 3x3 conv (v1.5), 4x output channels, zero_init_residual
 // zeroes bn3, the block's last BN.
+// A block's members are nn::Child handles: replace_child (how quant/ swaps a layer for its
+// quantized form) reaches the forward, in inference (fused BN + ReLU path) and training.
+class Doubler : public nn::Module {
+ public:
+  Doubler() : Module("Doubler") {}
+  Tensor forward(const Tensor& x) override { return raw::mul(x, 2.0); }
+};
+
+TEST(ResNet, ReplacedChildrenReachTheForward) {
+  Generator gen{5, 0};
+  auto model = models::resnet20({.num_classes = 4, .in_channels = 1, .gen = &gen});
+  auto layer = std::dynamic_pointer_cast<nn::Sequential>(model->child("layer1"));
+  auto block = std::dynamic_pointer_cast<models::BasicBlock>(layer->child("0"));
+  ASSERT_NE(block, nullptr);
+  const Tensor x = test::random_tensor({2, 1, 12, 12}, DType::f32, 6);
+  for (bool training : {false, true}) {
+    model->train(training);
+    NoGradGuard no_grad;
+    const Tensor before = (*model)(x);
+    auto identity = std::make_shared<nn::Identity>();
+    auto original_bn = block->bn1.ptr();
+    block->replace_child("bn1", identity);  // the block's forward now skips bn1
+    const Tensor skipped = (*model)(x);
+    EXPECT_FALSE(test::bit_equal(before, skipped, "output without bn1"));
+    // Typed access to a replaced member is an error naming it; calling it is not.
+    EXPECT_LOWBIT_ERROR(block->bn1->weight, "child 'bn1' is now a Identity");
+    EXPECT_EQ(block->bn1.ptr(), nullptr);
+    block->replace_child("bn1", original_bn);
+    EXPECT_TRUE(test::bit_equal(before, (*model)(x), "bn1 restored"));
+    block->replace_child("add", std::make_shared<nn::Add>());  // any Add works
+    block->replace_child("relu", std::make_shared<Doubler>());
+    EXPECT_FALSE(test::bit_equal(before, (*model)(x), "relu replaced"));
+    block->replace_child("relu", std::make_shared<nn::ReLU>());
+    EXPECT_TRUE(test::bit_equal(before, (*model)(x), "relu restored"));
+  }
+}
+
 TEST(ResNet, BottleneckLayout) {
   Generator gen{4, 0};
   models::ResNet model(models::ResNetConfig{.block = models::BlockType::bottleneck,
