@@ -11,6 +11,8 @@ int main(int argc, char** argv) {
   lowbit::tools::add_demo_command(app);
   lowbit::tools::add_train_command(app);
   lowbit::tools::add_eval_command(app);
+  lowbit::tools::add_ptq_command(app);
+  lowbit::tools::add_quant_report_command(app);
   lowbit::tools::add_export_images_command(app);
   try {
     app.parse(argc, argv);

@@ -20,10 +20,14 @@
 #include "nn/optim.h"
 #include "nn/safetensors.h"
 #include "nn/summary.h"
+#include "quant/calibrate.h"
+#include "quant/conv_bn.h"
+#include "quant/prepare.h"
 #include "quant/state.h"
 #include "tensor/error.h"
 #include "tensor/random.h"
 #include "tools/progress.h"
+#include "tools/quantize.h"
 
 namespace lowbit::tools {
 
@@ -32,8 +36,7 @@ namespace {
 using Json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
-// Fashion-MNIST training-set pixel statistics (of x / 255), measured on the 60000 images.
-constexpr double kMean = 0.2860, kStd = 0.3530;
+constexpr double kMean = kFashionMnistMean, kStd = kFashionMnistStd;
 constexpr int64_t kClasses = 10;
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
@@ -42,7 +45,7 @@ double seconds_since(Clock::time_point t0) { return std::chrono::duration<double
 // change the batches, the schedule or the model, and the result would no longer be the
 // straight run's.
 Json identity_of(const TrainConfig& c) {
-  return Json{{"model", c.model},
+  Json j{{"model", c.model},
               {"epochs", c.epochs},
               {"batch_size", c.batch_size},
               {"optimizer", c.optimizer},
@@ -57,6 +60,13 @@ Json identity_of(const TrainConfig& c) {
               {"horizontal_flip", c.horizontal_flip},
               {"seed", c.seed},
               {"limit_train", c.limit_train}};
+  if (c.quant) {
+    j["quant"] = Json::parse(c.recipe.to_json());
+    j["quant_init"] = c.quant_init;
+    j["calib_batches"] = c.calib_batches;
+    j["freeze_bn_epoch"] = c.freeze_bn_epoch;
+  }
+  return j;
 }
 
 // Parameters with weight decay and without: BN weights and biases and every bias (1-D
@@ -126,6 +136,20 @@ EvalResult evaluate(nn::Module& model, const std::string& data_dir, int64_t batc
   const data::InMemoryLoader loader(test.images, test.labels, batch_size, false, 0, data::Normalize{{kMean}, {kStd}});
   const bool was_training = model.is_training();
   model.eval();
+  std::vector<std::pair<quant::Quantizer*, quant::QuantState>> states;
+  for (auto& [name, q] : quant::named_quantizers(model)) {
+    states.emplace_back(q, q->state());
+    if (q->state() != quant::QuantState::fp) q->set_state(quant::QuantState::eval);  // test data observes nothing
+  }
+  struct Restore {
+    nn::Module& model;
+    bool training;
+    std::vector<std::pair<quant::Quantizer*, quant::QuantState>>& states;
+    ~Restore() {
+      model.train(training);
+      for (auto& [q, state] : states) q->set_state(state);
+    }
+  } restore{model, was_training, states};
   NoGradGuard no_grad;
   EvalResult r;
   double loss_sum = 0;
@@ -138,7 +162,6 @@ EvalResult evaluate(nn::Module& model, const std::string& data_dir, int64_t batc
     top5 += nn::topk_correct(logits, b.labels, 5);
     r.images += b.labels.size(0);
   }
-  model.train(was_training);
   const double n = static_cast<double>(std::max<int64_t>(1, r.images));
   r.loss = loss_sum / n;
   r.top1 = 100.0 * static_cast<double>(top1) / n;
@@ -164,6 +187,28 @@ TrainResult train(const TrainConfig& c) {
   LOWBIT_CHECK(steps_per_epoch > 0, "train: ", loader.size(), " training images make no batch of ", c.batch_size);
 
   auto model = make_model(c.model, 1, kClasses, c.seed);
+  std::string recipe_json;
+  if (c.quant) {
+    // QAT: the float weights first (a resumed run loads everything from last.* below),
+    // then the quantizers, initialised on calibration batches.
+    LOWBIT_CHECK(c.resume || !c.quant_init.empty(), "train --quant: give the float checkpoint to start from (--init)");
+    if (!c.resume) {
+      std::map<std::string, std::string> meta;
+      model->load_state_dict(nn::load_safetensors(c.quant_init, &meta), c.quant_init);
+      LOWBIT_CHECK(!meta.count("quant"), "train --quant: ", c.quant_init, " is already quantized; start from a float checkpoint");
+      LOWBIT_CHECK(!meta.count("model") || meta.at("model") == c.model, "train --quant: ", c.quant_init, " holds a ",
+                   meta.count("model") ? meta.at("model") : "", ", not a ", c.model);
+    }
+    const quant::PrepareReport report = quant::prepare(*model, fashion_mnist_example(), c.recipe.options());
+    std::filesystem::create_directories(c.out_dir);
+    std::ofstream(c.out_dir + "/prepare.txt") << report.str();
+    if (!c.resume) {
+      const std::vector<Tensor> batches = calibration_batches(data_dir, c.calib_batches, c.batch_size, c.seed);
+      quant::calibrate(*model, [&](int64_t i) { return batches[static_cast<size_t>(i)]; }, c.calib_batches);
+    }
+    quant::set_state(*model, quant::QuantState::qat);
+    recipe_json = c.recipe.to_json();
+  }
   model->train();
   auto optimizer = make_optimizer(c, *model);
   const nn::LrSchedule schedule = make_schedule(c, steps_per_epoch);
@@ -191,17 +236,22 @@ TrainResult train(const TrainConfig& c) {
   } else {
     default_generator() = Generator{c.seed, 0};
   }
-  log.write(Json{{"event", "start"},
-                 {"config", identity_of(c)},
-                 {"resume", c.resume},
-                 {"step", step},
-                 {"steps_per_epoch", steps_per_epoch},
-                 {"parameters", nn::parameter_count(*model)}});
+  Json start{{"event", "start"},
+             {"config", identity_of(c)},
+             {"resume", c.resume},
+             {"step", step},
+             {"steps_per_epoch", steps_per_epoch},
+             {"parameters", nn::parameter_count(*model)}};
+  if (c.quant) {
+    start["quant_options"] = c.recipe.options().str();
+    start["quantizers"] = quant::named_quantizers(*model).size();
+    std::fprintf(stderr, "train --quant: %s\n  (%zu quantizers; placement in %s/prepare.txt)\n",
+                 c.recipe.options().str().c_str(), quant::named_quantizers(*model).size(), c.out_dir.c_str());
+  }
+  log.write(start);
 
   auto save = [&](const char* why) {
-    const std::map<std::string, std::string> weights_meta{
-        {"model", c.model}, {"in_channels", "1"}, {"num_classes", std::to_string(kClasses)}};
-    nn::save_safetensors(last, model->state_dict(), weights_meta);
+    save_model(last, *model, c.model, recipe_json);
     const Generator g = default_generator();
     nn::save_safetensors(last_state, optimizer->state(),
                          {{"config", identity_of(c).dump()},
@@ -221,6 +271,9 @@ TrainResult train(const TrainConfig& c) {
   int64_t images = 0;
   bool stopped = false;
   while (epoch < c.epochs && !stopped) {
+    if (c.quant && c.freeze_bn_epoch >= 0 && epoch >= c.freeze_bn_epoch)  // saved with the model: resumes agree
+      for (auto& [name, m] : model->named_modules())
+        if (auto* fused = dynamic_cast<quant::ConvBn2d*>(m); fused && !fused->bn_frozen()) fused->freeze_bn();
     double loss_sum = 0;
     int64_t correct = 0, seen = 0;
     const auto t_epoch = Clock::now();
@@ -303,9 +356,7 @@ TrainResult train(const TrainConfig& c) {
                  static_cast<long long>(epoch), static_cast<long long>(c.epochs), ev.loss, ev.top1, ev.top5,
                  is_best ? "  (best)" : "");
     save("epoch");
-    if (is_best)
-      nn::save_safetensors(best, model->state_dict(),
-                           {{"model", c.model}, {"in_channels", "1"}, {"num_classes", std::to_string(kClasses)}});
+    if (is_best) save_model(best, *model, c.model, recipe_json);
   }
   if (stopped) save("max_steps");
   result.best_top1 = best_top1;

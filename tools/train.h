@@ -20,8 +20,12 @@
 #include <string>
 
 #include "nn/module.h"
+#include "quant/recipe.h"
 
 namespace lowbit::tools {
+
+// Fashion-MNIST training-set pixel statistics (of x / 255), measured on the 60000 images.
+constexpr double kFashionMnistMean = 0.2860, kFashionMnistStd = 0.3530;
 
 struct TrainConfig {
   std::string model = "resnet20";  // resnet20 | resnet18 (CIFAR stem) | tiny (tests)
@@ -46,6 +50,16 @@ struct TrainConfig {
   int64_t log_every = 50;     // steps between "step" log lines
   bool resume = false;        // continue from out_dir/last.*
   bool progress_bar = false;  // a live bar (terminal) instead of periodic lines
+
+  // Quantization-aware training (train --quant): the float checkpoint `quant_init` (of
+  // `model`) is prepared with `recipe` (quant/prepare.h), its quantizers initialised on
+  // `calib_batches` training batches (observers, LSQ's scale), then trained in state qat.
+  // Checkpoints are quantized checkpoints (tools/quantize.h); evaluation runs in state eval.
+  bool quant = false;
+  std::string quant_init;
+  quant::QuantRecipe recipe;
+  int64_t calib_batches = 4;
+  int64_t freeze_bn_epoch = -1;  // from this epoch (0-based) on, fused conv-BN layers freeze BN; -1: never
 };
 
 struct TrainResult {
@@ -67,7 +81,8 @@ struct EvalResult {
   int64_t images = 0;
 };
 
-// Evaluates `model` (in eval mode, no graph) on the Fashion-MNIST test split.
+// Evaluates `model` (in eval mode, no graph, quantizers in state eval) on the
+// Fashion-MNIST test split; the modes and quantizer states are restored.
 EvalResult evaluate(nn::Module& model, const std::string& data_dir, int64_t batch_size, int64_t limit = 0);
 
 }  // namespace lowbit::tools

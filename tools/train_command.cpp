@@ -7,6 +7,11 @@
 #include "nn/safetensors.h"
 #include "tensor/config.h"
 #include "tools/commands.h"
+#include "quant/backend.h"
+#include "quant/conv_bn.h"
+#include "quant/observer.h"
+#include "quant/prepare.h"
+#include "tools/quantize.h"
 #include "tools/train.h"
 
 namespace lowbit::tools {
@@ -23,6 +28,29 @@ void apply_threads(int threads) {
 }
 
 }  // namespace
+
+void add_recipe_options(CLI::App* cmd, quant::QuantRecipe* r) {
+  cmd->add_option("--algorithm", r->algorithm, "quantizers: fixed (observers) | lsq | lsqplus | pact | dorefa | dsq")
+      ->check(CLI::IsMember(quant::algorithm_names()))
+      ->capture_default_str();
+  cmd->add_option("--backend", r->backend, "backend preset (QUANT_NUMERICS §8): academic | tensorrt | acl | tvm | snpe | fbgemm")
+      ->check(CLI::IsMember(quant::backend_names()))
+      ->capture_default_str();
+  cmd->add_option("--w-bits", r->weight_bits, "weight bits (2-8)")->check(CLI::Range(2, 8))->capture_default_str();
+  cmd->add_option("--a-bits", r->activation_bits, "activation bits (2-8)")->check(CLI::Range(2, 8))->capture_default_str();
+  cmd->add_option("--set", r->overrides,
+                  "override a backend field, key=value (repeatable): weight_per_channel=false, graph=3, "
+                  "first_last_8bit=false, policy=tflite, ... (the printed configuration lists every key)");
+  cmd->add_option("--fold", r->fold, "conv-BN fold strategy where the backend folds BN (QUANT_NUMERICS §7): "
+                  "none | merge | fold_frozen | jacob | krishnamoorthi | pytorch, or -1..4")
+      ->capture_default_str();
+  cmd->add_option("--w-observer", r->weight_observer, "observer of fixed weight quantizers")
+      ->check(CLI::IsMember({"minmax", "ema_minmax", "percentile", "mse", "kl", "norm", "meanstd"}))
+      ->capture_default_str();
+  cmd->add_option("--a-observer", r->activation_observer, "observer of fixed activation quantizers")
+      ->check(CLI::IsMember({"minmax", "ema_minmax", "percentile", "mse", "kl", "norm", "meanstd"}))
+      ->capture_default_str();
+}
 
 void add_train_command(CLI::App& app) {
   auto config = std::make_shared<TrainConfig>();
@@ -75,6 +103,15 @@ void add_train_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_flag("--resume", config->resume, "continue from <out>/last.safetensors and last.train.safetensors");
   cmd->add_flag("--plain", *plain, "periodic plain lines even on a terminal");
+  cmd->add_flag("--quant", config->quant, "quantization-aware training from a float checkpoint (--init)");
+  cmd->add_option("--init", config->quant_init, "--quant: the float checkpoint to start from");
+  add_recipe_options(cmd, &config->recipe);
+  cmd->add_option("--calib-batches", config->calib_batches, "--quant: batches that initialise the quantizers")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--freeze-bn-epoch", config->freeze_bn_epoch,
+                  "--quant: from this epoch (0-based) on, fused conv-BN layers use running statistics (-1: never)")
+      ->capture_default_str();
   add_threads_option(cmd, threads.get());
   cmd->callback([config, threads, plain] {
     apply_threads(*threads);
@@ -98,8 +135,9 @@ void add_eval_command(CLI::App& app) {
   auto data_dir = std::make_shared<std::string>();
   auto batch = std::make_shared<int64_t>(256);
   auto threads = std::make_shared<int>(0);
-  CLI::App* cmd = app.add_subcommand("eval", "Evaluate saved weights on the Fashion-MNIST test split.");
-  cmd->add_option("weights", *weights, "a .safetensors file written by lowbit train")->required();
+  CLI::App* cmd = app.add_subcommand(
+      "eval", "Evaluate saved weights (float or quantized) on the Fashion-MNIST test split.");
+  cmd->add_option("weights", *weights, "a .safetensors file written by lowbit train or lowbit ptq")->required();
   cmd->add_option("--model", *model, "resnet20 | resnet18 | tiny (default: the file's metadata)");
   cmd->add_option("--data-dir", *data_dir, "Fashion-MNIST IDX directory (default: Debian's package)");
   cmd->add_option("--batch-size", *batch, "batch size")->check(CLI::PositiveNumber)->capture_default_str();
@@ -107,16 +145,11 @@ void add_eval_command(CLI::App& app) {
   cmd->callback([=] {
     apply_threads(*threads);
     std::map<std::string, std::string> meta;
-    const nn::NamedTensors state = nn::load_safetensors(*weights, &meta);
-    std::string name = *model;
-    if (name.empty()) {
-      LOWBIT_CHECK(meta.count("model"), "eval: ", *weights, " names no model in its metadata; pass --model");
-      name = meta.at("model");
-    }
-    auto net = make_model(name, 1, 10, 0);
-    net->load_state_dict(state, *weights);
+    auto net = load_model(*weights, *model, &meta);
+    const std::string name = model->empty() ? meta.at("model") : *model;
     const EvalResult r = evaluate(*net, *data_dir, *batch);
-    std::printf("%s on %lld test images: loss %.4f  top-1 %.2f%%  top-5 %.2f%%\n", name.c_str(),
+    std::printf("%s%s on %lld test images: loss %.4f  top-1 %.2f%%  top-5 %.2f%%\n", name.c_str(),
+                meta.count("quant") ? (" (quantized: " + meta.at("quant") + ")").c_str() : "",
                 static_cast<long long>(r.images), r.loss, r.top1, r.top5);
   });
 }
