@@ -78,7 +78,8 @@ std::shared_ptr<Quantizer> make_weight_quantizer(const QuantOptions& o, const Qu
         return std::make_shared<LsqPlusQuantizer>(c, LsqPlusOptions{.tensor = LsqTensorKind::weight});
       }
       return std::make_shared<LsqQuantizer>(c, LsqOptions{.tensor = LsqTensorKind::weight});
-    case Algorithm::pact:
+    case Algorithm::pact:  // PACT is an activation method: weights as fixed (see prepare.h)
+      return std::make_shared<FixedQuantizer>(c, o.weight_observer);
     case Algorithm::dorefa:
       require_per_tensor(o, c, "DoReFa");
       return std::make_shared<DorefaQuantizer>(
@@ -163,6 +164,11 @@ PrepareReport prepare(nn::Module& model, const Tensor& example, const QuantOptio
   LOWBIT_CHECK(named_quantizers(model).empty(), "quant::prepare: the model already has quantizers (",
                named_quantizers(model).front().first, "); prepare a float model");
   const BackendConfig& backend = options.backend;
+  LOWBIT_CHECK(options.algorithm != Algorithm::dorefa || !backend.fold_bn,
+               "quant::prepare: DoReFa normalises weights to [-1, 1] (tanh(w) / max|tanh(w)|, QUANT_NUMERICS §5.5), "
+               "which drops the weight's scale; a folded BN evaluates conv(x, q(w*gamma/sigma)) at the weight's own "
+               "scale (§7), so the evaluated model would not be the trained one. Backend ", backend.name,
+               " folds BN: keep BN as its own layer, override it with fold_bn=false");
   const ModelGraph g = trace_graph(model, example);
 
   std::map<std::string, nn::Module*> by_name;

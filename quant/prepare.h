@@ -38,13 +38,16 @@
 //   fixed     Fixed(weight_observer) / Fixed(activation_observer)       (PTQ, QAT with STE)
 //   lsq       LSQ / LSQ (an asymmetric per-tensor config gets LSQ+, LSQ's asymmetric form)
 //   lsqplus   LSQ / LSQ+
-//   pact      DoReFa (MQBench variant) / PACT                          (the PACT paper's pair)
+//   pact      Fixed(weight_observer) / PACT     (PACT is an activation method; its paper
+//             pairs it with DoReFa weights, which cannot be folded with BN, see below)
 //   dorefa    DoReFa (MQBench variant) / Fixed(activation_observer)   (DoReFa's [0, 1]
 //             activation clip needs a model trained with it; from a float checkpoint the
-//             activations are observed instead, as in MQBench)
+//             activations are observed instead)
 //   dsq       DSQ / DSQ
-// DoReFa, PACT, DSQ and LSQ+ are per tensor: a per-channel backend with them is refused
-// with the override to use (weight_per_channel=false).
+// DoReFa, DSQ and LSQ+ weights are per tensor: a per-channel backend with them is refused
+// with the override to use (weight_per_channel=false). DoReFa's weights are normalised
+// to [-1, 1], losing their scale, so a backend that folds BN is refused too (fold_bn=false
+// keeps BN as its own layer, which re-normalises). Errors say "override it with key=value".
 #pragma once
 
 #include <string>

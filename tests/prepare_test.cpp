@@ -284,12 +284,21 @@ TEST(Prepare, RefusesWhatItCannotQuantize) {
   EXPECT_THROW(quant::prepare(*single, input_batch(1, 1, 4), options_for("academic", 8, 8)), Error);
 
   auto model = tiny_resnet();
-  try {
-    quant::prepare(*model, input_batch(1), options_for("tensorrt", 4, 4, Algorithm::dorefa));
-    ADD_FAILURE() << "no error";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("weight_per_channel=false"), std::string::npos) << e.what();
+  // Each refusal names the override that makes the combination work.
+  const std::pair<Algorithm, const char*> refusals[] = {{Algorithm::dsq, "override it with weight_per_channel=false"},
+                                                        {Algorithm::dorefa, "override it with fold_bn=false"}};
+  for (const auto& [algorithm, message] : refusals) {
+    try {
+      quant::prepare(*model, input_batch(1), options_for("tensorrt", 4, 4, algorithm));
+      ADD_FAILURE() << "no error";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(message), std::string::npos) << e.what();
+    }
   }
+  QuantOptions dorefa = options_for("tensorrt", 4, 4, Algorithm::dorefa);
+  quant::apply_override(dorefa.backend, "fold_bn=false");
+  quant::apply_override(dorefa.backend, "weight_per_channel=false");
+  EXPECT_NO_THROW(quant::prepare(*tiny_resnet(), input_batch(1), dorefa));
   EXPECT_EQ(model->child("conv1")->type(), "Conv2d");  // unchanged
   quant::prepare(*model, input_batch(1), options_for("academic", 8, 8));
   EXPECT_THROW(quant::prepare(*model, input_batch(1), options_for("academic", 8, 8)), Error);  // twice
