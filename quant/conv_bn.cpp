@@ -46,7 +46,6 @@ namespace {
 // A per-channel vector [C] shaped to scale the rows of a weight [C, ...] or the channels
 // of a conv output [N, C, H, W].
 Tensor as_weight_rows(const Tensor& v) { return reshape(v, {v.numel(), 1, 1, 1}); }
-Tensor as_output_channels(const Tensor& v) { return reshape(v, {1, v.numel(), 1, 1}); }
 
 Tensor sigma_of(const Tensor& var, double eps) { return sqrt(add(var, eps)); }  // σ = sqrt(var + eps)
 
@@ -148,39 +147,44 @@ Tensor forward_jacob(const ConvBnArgs& a, const Tensor& x) {
 // Strategy 3 (Krishnamoorthi 2018): the weight is folded with the running σ (a stable
 // grid for q), the output corrected to batch statistics by σ/σ_B:
 // y = conv(x, q(w·γ/σ))·(σ/σ_B) + β − γ(μ_B − b)/σ_B. σ is read before this batch's update.
+// The per-channel factor σ/σ_B is applied to the quantized weight's rows, not to the
+// output: conv is linear in each output channel's filter, so conv(x, v)·k = conv(x, v·k)
+// for a per-channel k; the result and the gradients are the same functions, computed on
+// a weight-sized tensor instead of an activation-sized one (QAT's cost, bench/qat_bench).
 Tensor forward_krishnamoorthi(const ConvBnArgs& a, const Tensor& x) {
   const Tensor z = conv(a, x, a.weight, a.bias);
   check_batch(FoldStrategy::krishnamoorthi, z);
   const BatchStats s = batch_stats(z, a.eps);
   const Tensor sigma = sigma_of(a.running_var, a.eps);
-  const Tensor folded = conv(a, x, quantize_weight(a, fold_weight(a.weight, a.gamma, sigma)), Tensor());
-  const Tensor y = add(mul(folded, as_output_channels(div(sigma, s.sigma))),
-                       as_output_channels(fold_bias(a.bias, a.gamma, a.beta, s.mean, s.sigma)));
+  const Tensor q = quantize_weight(a, fold_weight(a.weight, a.gamma, sigma));
+  const Tensor y = conv(a, x, mul(q, as_weight_rows(div(sigma, s.sigma))),
+                        fold_bias(a.bias, a.gamma, a.beta, s.mean, s.sigma));
   track_batch_stats(a, z);
   return y;
 }
 
 // Strategy 4 (PyTorch's ConvBn2d._forward_approximate): u = conv(x, q(w·γ/σ)) / (γ/σ) + b,
-// then BN with batch statistics. A channel with γ exactly 0 has the folded weight 0 and
-// u = 0/0; its u is the float conv(x, w) + b instead (BN then outputs β there, as it does
-// for γ = 0, with the float model's statistics and dγ). where() keeps NaN out of the
-// gradients too: the division sees 1 in those channels.
+// then BN with batch statistics. The division by γ/σ is applied to the rows of the
+// quantized weight, u = conv(x, q(w·γ/σ) / (γ/σ)) + b (the same function, see strategy 3),
+// which makes this strategy's training step cost the float one's plus the weight work.
+// A channel with γ exactly 0 has the folded weight 0 and q/0 = 0/0; its filter is the
+// float w instead, so u = conv(x, w) + b there (BN then outputs β, as it does for γ = 0,
+// with the float model's statistics and dγ). where() keeps NaN out of the gradients too:
+// the division sees 1 in those channels.
 Tensor forward_pytorch(const ConvBnArgs& a, const Tensor& x) {
   const Tensor sigma = sigma_of(a.running_var, a.eps);
   const Tensor scale = div(a.gamma, sigma);
-  const Tensor folded = conv(a, x, quantize_weight(a, mul(a.weight, as_weight_rows(scale))), Tensor());
+  const Tensor q = quantize_weight(a, mul(a.weight, as_weight_rows(scale)));
   const Tensor zero_gamma = raw::eq(a.gamma, zeros({a.gamma.numel()}, a.gamma.dtype(), a.gamma.device()));
   const std::vector<uint8_t> is_zero = zero_gamma.to_vector<uint8_t>();
-  Tensor u;
+  Tensor filters;
   if (std::find(is_zero.begin(), is_zero.end(), 1) == is_zero.end()) {
-    u = div(folded, as_output_channels(scale));
+    filters = div(q, as_weight_rows(scale));
   } else {
     const Tensor safe_scale = where(zero_gamma, ones({scale.numel()}, scale.dtype(), scale.device()), scale);
-    u = where(as_output_channels(zero_gamma), conv(a, x, a.weight, Tensor()),
-              div(folded, as_output_channels(safe_scale)));
+    filters = where(as_weight_rows(zero_gamma), a.weight, div(q, as_weight_rows(safe_scale)));
   }
-  if (a.bias.defined()) u = add(u, as_output_channels(a.bias));
-  return bn_train(FoldStrategy::pytorch, a, u);
+  return bn_train(FoldStrategy::pytorch, a, conv(a, x, filters, a.bias));
 }
 
 }  // namespace
