@@ -91,7 +91,8 @@ std::shared_ptr<Quantizer> make_weight_quantizer(const QuantOptions& o, const Qu
   throw_error("quant: unknown algorithm");
 }
 
-std::shared_ptr<Quantizer> make_activation_quantizer(const QuantOptions& o, const QuantizerConfig& c) {
+std::shared_ptr<Quantizer> make_activation_quantizer(const QuantOptions& o, const QuantizerConfig& c,
+                                                     bool non_negative) {
   switch (o.algorithm) {
     case Algorithm::fixed:
     case Algorithm::dorefa:
@@ -102,8 +103,17 @@ std::shared_ptr<Quantizer> make_activation_quantizer(const QuantOptions& o, cons
       return std::make_shared<LsqPlusQuantizer>(c, LsqPlusOptions{.tensor = LsqTensorKind::activation});
     case Algorithm::lsq_plus:
       return std::make_shared<LsqPlusQuantizer>(c, LsqPlusOptions{.tensor = LsqTensorKind::activation});
-    case Algorithm::pact:
-      return std::make_shared<PactQuantizer>(c);
+    case Algorithm::pact: {
+      // PACT's unsigned form clips to [0, alpha]: right after a ReLU, wrong for a tensor
+      // that may be negative (an asymmetric backend's uint8 range covers negatives through
+      // its zero point). There PACT clips to [-alpha, alpha] (MQBench's signed extension).
+      QuantizerConfig pc = c;
+      if (!non_negative && pc.kind == IntKind::unsigned_full) {
+        pc.kind = IntKind::signed_full;
+        pc.scheme = QScheme::symmetric;
+      }
+      return std::make_shared<PactQuantizer>(pc);
+    }
     case Algorithm::dsq:
       return std::make_shared<DsqQuantizer>(c);
   }
@@ -362,7 +372,7 @@ PrepareReport prepare(nn::Module& model, const Tensor& example, const QuantOptio
                     p.holders.end());
     p.owner = p.holders.front();
     const QuantizerConfig config = backend.activation_config(non_negative, bits);
-    p.quantizer = make_activation_quantizer(options, config);
+    p.quantizer = make_activation_quantizer(options, config, non_negative);
     const GraphNode& owner = g.nodes[p.owner.node];
     std::string readers;
     for (const Attachment& a : p.holders)

@@ -39,7 +39,9 @@
 //   lsq       LSQ / LSQ (an asymmetric per-tensor config gets LSQ+, LSQ's asymmetric form)
 //   lsqplus   LSQ / LSQ+
 //   pact      Fixed(weight_observer) / PACT     (PACT is an activation method; its paper
-//             pairs it with DoReFa weights, which cannot be folded with BN, see below)
+//             pairs it with DoReFa weights, which cannot be folded with BN, see below;
+//             a tensor that may be negative is clipped to [-alpha, alpha], symmetric, even
+//             where the backend's activations are asymmetric unsigned)
 //   dorefa    DoReFa (MQBench variant) / Fixed(activation_observer)   (DoReFa's [0, 1]
 //             activation clip needs a model trained with it; from a float checkpoint the
 //             activations are observed instead)
@@ -80,7 +82,9 @@ struct QuantOptions {
 
 // The quantizers of one algorithm for a config (see the table above).
 std::shared_ptr<Quantizer> make_weight_quantizer(const QuantOptions& options, const QuantizerConfig& config);
-std::shared_ptr<Quantizer> make_activation_quantizer(const QuantOptions& options, const QuantizerConfig& config);
+// non_negative: the tensor is >= 0 by construction (quant/graph.h); PACT uses it.
+std::shared_ptr<Quantizer> make_activation_quantizer(const QuantOptions& options, const QuantizerConfig& config,
+                                                     bool non_negative);
 
 struct PlacedQuantizer {
   std::string name;    // hierarchical module name: "layer1.0.conv1.input_quant"

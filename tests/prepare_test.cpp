@@ -304,6 +304,19 @@ TEST(Prepare, RefusesWhatItCannotQuantize) {
   EXPECT_THROW(quant::prepare(*model, input_batch(1), options_for("academic", 8, 8)), Error);  // twice
 }
 
+TEST(Prepare, PactClipsPossiblyNegativeTensorsSymmetrically) {
+  // fbgemm's activations are asymmetric uint8; PACT's unsigned clip [0, alpha] fits the
+  // ReLU outputs, and the signed input image gets [-alpha, alpha].
+  auto model = tiny_resnet();
+  QuantOptions o = options_for("fbgemm", 8, 8, Algorithm::pact);
+  quant::apply_override(o.backend, "weight_per_channel=false");
+  quant::prepare(*model, input_batch(1), o);
+  auto qs = quantizers_of(*model);
+  EXPECT_EQ(qs.at("conv1.input_quant")->config.kind, quant::IntKind::signed_full);
+  EXPECT_EQ(qs.at("layer1.0.conv2.input_quant")->config.kind, quant::IntKind::unsigned_full);
+  EXPECT_EQ(qs.at("conv1.weight_quant")->type(), "FixedQuantizer");
+}
+
 TEST(Prepare, SharedQuantizerObservesOncePerForward) {
   auto model = tiny_resnet();
   QuantOptions o = options_for("academic", 8, 8);

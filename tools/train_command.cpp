@@ -40,7 +40,8 @@ void add_recipe_options(CLI::App* cmd, quant::QuantRecipe* r) {
   cmd->add_option("--a-bits", r->activation_bits, "activation bits (2-8)")->check(CLI::Range(2, 8))->capture_default_str();
   cmd->add_option("--set", r->overrides,
                   "override a backend field, key=value (repeatable): weight_per_channel=false, graph=3, "
-                  "first_last_8bit=false, policy=tflite, ... (the printed configuration lists every key)");
+                  "first_last_8bit=false, policy=tflite, ... (the printed configuration lists every key)")
+      ->allow_extra_args(false);  // one key=value per --set: a positional argument after it stays positional
   cmd->add_option("--fold", r->fold, "conv-BN fold strategy where the backend folds BN (QUANT_NUMERICS §7): "
                   "none | merge | fold_frozen | jacob | krishnamoorthi | pytorch, or -1..4")
       ->capture_default_str();
