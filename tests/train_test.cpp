@@ -13,27 +13,18 @@
 #include <string>
 
 #include "data/idx.h"
+#include "tests/fashion_mnist_test_util.h"
 #include "nn/safetensors.h"
 #include "tests/test_util.h"
 
 namespace lowbit {
 namespace {
 
-bool have_data() {
-  return std::filesystem::exists(data::fashion_mnist_dir() + "/train-images-idx3-ubyte.gz") ||
-         std::filesystem::exists(data::fashion_mnist_dir() + "/train-images-idx3-ubyte");
-}
+bool have_data() { return test::have_fashion_mnist(); }
 
-std::string no_data_message() {
-  return "Fashion-MNIST not found in " + data::fashion_mnist_dir() +
-         " (apt-get install dataset-fashion-mnist, or set LOWBIT_FASHION_MNIST)";
-}
+std::string no_data_message() { return test::no_fashion_mnist_message(); }
 
-std::string temp_dir(const std::string& name) {
-  const auto dir = std::filesystem::temp_directory_path() / ("lowbit_train_test_" + name);
-  std::filesystem::remove_all(dir);
-  return dir.string();
-}
+std::string temp_dir(const std::string& name) { return test::fresh_temp_dir("lowbit_train_test_", name); }
 
 tools::TrainConfig tiny_config(const std::string& out) {
   tools::TrainConfig c;

@@ -35,7 +35,12 @@ void save_model(const std::string& path, nn::Module& model, const std::string& m
 
 struct PtqConfig {
   std::string weights;      // float checkpoint (lowbit train)
-  quant::QuantRecipe recipe = {.algorithm = "fixed", .activation_observer = "minmax"};
+  quant::QuantRecipe recipe = [] {  // fixed quantizers with MinMax observers
+    quant::QuantRecipe r;
+    r.algorithm = "fixed";
+    r.activation_observer = "minmax";
+    return r;
+  }();
   std::string data_dir;     // Fashion-MNIST; empty: Debian's package
   std::string out_dir = "runs/ptq";
   int64_t calib_batches = 16, calib_batch_size = 64;  // 1024 training images, as MQBench
